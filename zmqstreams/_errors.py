@@ -1,0 +1,36 @@
+"""Exceptions raised by zmqstreams, and the one place ZeroMQ errors are translated.
+
+Tree::
+
+    Exception
+     └── ZmqStreamClosed        read/write on a stream that was closed
+    OSError                     a ZeroMQ failure; ``errno`` is the ZeroMQ errno
+
+Socket failures surface as plain ``OSError`` (with the ZeroMQ ``errno`` and message), as aiozmq
+users expect, so ``except OSError`` keeps working after the import change.
+"""
+
+from __future__ import annotations
+
+import zmq
+
+__all__ = ("ZmqStreamClosed", "os_error")
+
+
+class ZmqStreamClosed(Exception):
+    """Raised by read operations (and ``write()``) on a stream that was closed."""
+
+    def __init__(self, message: str = "the stream is closed") -> None:
+        super().__init__(message)
+
+
+def os_error(exc: zmq.ZMQError, context: str = "") -> OSError:
+    """Return an ``OSError`` carrying ``exc``'s ZeroMQ errno, with ``exc`` as its cause.
+
+    ``context`` (an endpoint or option name) is prefixed to the message so the error says what
+    was being done.
+    """
+    message = f"{context}: {exc.strerror}" if context else exc.strerror
+    error = OSError(exc.errno, message)
+    error.__cause__ = exc
+    return error

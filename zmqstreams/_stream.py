@@ -1,0 +1,267 @@
+"""ZmqStream: the read buffer, the event queue and the user-facing read/write API."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections import deque
+from types import TracebackType
+from typing import Any
+
+from ._errors import ZmqStreamClosed
+from ._events import SocketEvent
+from ._frames import Frames
+from ._transport import ZmqTransport
+from ._watermarks import message_size, resolve_watermarks
+
+__all__ = ("ZmqStream",)
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+class ZmqStream:
+    """Reads and writes ZeroMQ messages; create it with ``create_zmq_stream()``.
+
+    ``read()`` returns buffered messages that the transport's reader task took from the socket;
+    ``write()`` hands messages to the transport.  Cancelling a pending ``read()`` or
+    ``read_event()`` is safe: nothing is consumed until it returns.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        high: int | None = None,
+        low: int | None = None,
+        events_backlog: int | None = 100,
+    ) -> None:
+        if events_backlog is not None and (
+            not isinstance(events_backlog, int) or isinstance(events_backlog, bool)
+        ):
+            raise TypeError(f"events_backlog must be an int or None, got {events_backlog!r}")
+        if events_backlog is not None and events_backlog < 1:
+            raise ValueError(f"events_backlog must be >= 1 or None, got {events_backlog}")
+        # ``loop`` is accepted for aiozmq compatibility; the running loop is always used.
+        self._high, self._low = resolve_watermarks(high, low, "read")
+        #: The transport, set once by set_transport(); kept after close for wait_closed().
+        self._tr: ZmqTransport | None = None
+        #: Unread messages with their watermark sizes, oldest first.
+        self._queue: deque[tuple[int, list[bytes]]] = deque()
+        self._queue_size = 0
+        #: True while reading is paused because the buffer went above the high watermark.
+        self._read_paused = False
+        #: The future a pending read() waits on (None when no read() is waiting).
+        self._waiter: asyncio.Future[None] | None = None
+        self._events: deque[SocketEvent] = deque(maxlen=events_backlog)
+        self._events_dropped = 0
+        self._event_waiter: asyncio.Future[None] | None = None
+        self._exception: BaseException | None = None
+        #: True once feed_closing() was called (by close() or by the transport).
+        self._closing = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closing else "open"
+        return f"<ZmqStream {state} buffered={len(self._queue)} transport={self._tr!r}>"
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        transport = self._tr
+        if transport is not None and not transport.is_closing():
+            _warn(f"unclosed stream {self!r}", ResourceWarning, source=self, stacklevel=2)
+            try:
+                transport.abort()
+            except RuntimeError:  # the event loop is already closed
+                transport._release(0)
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def transport(self) -> ZmqTransport | None:
+        """The ``ZmqTransport`` of this stream; ``None`` once the stream is closed."""
+        return None if self._closing else self._tr
+
+    async def read(self) -> list[bytes]:
+        """Return the next message as a list of frames.
+
+        Raises the stored exception after a socket error, ``ZmqStreamClosed`` once the stream is
+        closed and its buffer empty, and ``RuntimeError`` if another ``read()`` is pending.
+        Cancelling a pending ``read()`` loses nothing.
+        """
+        while not self._queue or self._exception is not None:
+            if self._exception is not None:
+                raise self._exception
+            if self._closing:
+                raise ZmqStreamClosed()
+            if self._waiter is not None:
+                raise RuntimeError("read() called while another coroutine is already reading")
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        size, msg = self._queue.popleft()
+        self._queue_size -= size
+        if self._read_paused and self._queue_size <= self._low:
+            self._set_read_paused(False)
+        return msg
+
+    def write(self, msg: Frames) -> None:
+        """Send ``msg``, a non-empty list or tuple of bytes-like frames, without blocking.
+
+        Raises ``TypeError`` for a malformed message and ``ZmqStreamClosed`` after ``close()``.
+        """
+        transport = self._tr
+        if transport is None:
+            raise ZmqStreamClosed("the stream has no transport")
+        transport.write(msg)
+
+    async def drain(self) -> None:
+        """Wait until the write buffer is below its high watermark (returns at once if it is).
+
+        Raises the stored exception after a socket error, ``ConnectionResetError`` after
+        ``close()``.  Any number of tasks may wait together.
+        """
+        if self._exception is not None:
+            raise self._exception
+        transport = self._tr
+        if transport is None or self._closing:
+            raise ConnectionResetError("Connection lost: the stream is closed")
+        await transport._drain_helper()
+
+    async def read_event(self) -> SocketEvent:
+        """Return the next monitor event (see ``transport.enable_monitor()``).
+
+        Raises like ``read()``; pending ``read_event()`` calls end when the stream closes.
+        """
+        while not self._events or self._exception is not None:
+            if self._exception is not None:
+                raise self._exception
+            if self._closing:
+                raise ZmqStreamClosed()
+            if self._event_waiter is not None:
+                raise RuntimeError(
+                    "read_event() called while another coroutine is already reading events"
+                )
+            self._event_waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._event_waiter
+            finally:
+                self._event_waiter = None
+        return self._events.popleft()
+
+    def close(self) -> None:
+        """Close the stream: unread messages are dropped, accepted writes are flushed.
+
+        Never blocks; pending reads end with ``ZmqStreamClosed``.  Idempotent.
+        """
+        if self._tr is not None:
+            self._tr.close()
+        else:
+            self.feed_closing()
+
+    async def wait_closed(self) -> None:
+        """Wait until the socket is closed and the stream's tasks have ended."""
+        if self._tr is not None:
+            await self._tr.wait_closed()
+
+    def at_closing(self) -> bool:
+        """True if ``feed_closing()`` was called and the buffer is empty."""
+        return self._closing and not self._queue
+
+    def exception(self) -> BaseException | None:
+        """The stored exception (a socket error), or ``None``."""
+        return self._exception
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Transport information: ``'zmq_socket'`` or ``'zmq_type'``."""
+        if self._tr is None:
+            return default
+        return self._tr.get_extra_info(name, default)
+
+    def __aiter__(self) -> ZmqStream:
+        return self
+
+    async def __anext__(self) -> list[bytes]:
+        try:
+            return await self.read()
+        except ZmqStreamClosed:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> ZmqStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+        await self.wait_closed()
+
+    # ------------------------------------------------------------------ internal API (documented)
+
+    def set_exception(self, exc: BaseException) -> None:
+        """Store ``exc``: ``exception()`` returns it and the next read raises it."""
+        self._exception = exc
+        _wake(self._waiter)
+        _wake(self._event_waiter)
+
+    def set_transport(self, transport: ZmqTransport) -> None:
+        """Attach ``transport`` (once)."""
+        if self._tr is not None:
+            raise RuntimeError("the stream already has a transport")
+        self._tr = transport
+
+    def set_read_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        """Set the read watermarks in bytes (default 64 KiB high, a quarter of it low)."""
+        self._high, self._low = resolve_watermarks(high, low, "read")
+        if self._read_paused and self._queue_size <= self._low:
+            self._set_read_paused(False)
+        elif not self._read_paused and self._queue_size > self._high:
+            self._set_read_paused(True)
+
+    def feed_closing(self) -> None:
+        """Mark the stream closing: buffered messages are still read, then ``ZmqStreamClosed``."""
+        self._closing = True
+        _wake(self._waiter)
+        _wake(self._event_waiter)
+
+    def feed_msg(self, msg: list[bytes]) -> None:
+        """Append ``msg`` to the read buffer and wake a pending ``read()``.
+
+        Ignored once the stream is closing.
+        """
+        if self._closing:
+            return
+        size = message_size(msg)
+        self._queue.append((size, msg))
+        self._queue_size += size
+        _wake(self._waiter)
+        if not self._read_paused and self._queue_size > self._high:
+            self._set_read_paused(True)
+
+    def feed_event(self, event: SocketEvent) -> None:
+        """Append a monitor event; beyond ``events_backlog`` unread ones, the oldest is dropped."""
+        if self._closing:
+            return
+        if len(self._events) == self._events.maxlen:
+            self._events_dropped += 1
+        self._events.append(event)
+        _wake(self._event_waiter)
+
+    # ------------------------------------------------------------------ private
+
+    def _set_read_paused(self, paused: bool) -> None:
+        self._read_paused = paused
+        if self._tr is not None:
+            self._tr._set_read_backpressure(paused)
+
+    def _transport_closed(self) -> None:
+        """The transport is closing: drop what the user will no longer read, then close."""
+        self._queue.clear()
+        self._queue_size = 0
+        self._events.clear()
+        self.feed_closing()

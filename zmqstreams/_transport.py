@@ -1,0 +1,581 @@
+"""ZmqTransport: owns one ZeroMQ socket and the background tasks that move its messages.
+
+Receiving: a reader task awaits readiness (``poll``, which consumes nothing, so cancelling it
+loses nothing) and then takes every ready message with non-blocking receives, up to a batch cap,
+into the stream's buffer.  Sending: ``write()`` sends at once without awaiting while the socket
+can take it; on ``EAGAIN`` it buffers a copy and a writer task, which exists only while the
+buffer is non-empty, sends the rest in order when the socket is writable.
+
+ZeroMQ's fd is edge-triggered: a synchronous send, receive or ``EVENTS`` read can consume the
+wake-up that a pending ``poll`` waits for.  After such operations we read ``EVENTS`` through the
+``zmq.asyncio`` socket, which makes pyzmq re-check and wake its own pollers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import weakref
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+import zmq
+
+from ._errors import ZmqStreamClosed, os_error
+from ._events import SocketEvent
+from ._frames import Frames, check_message, own_frames
+from ._socket import SocketViews, ZmqSocket
+from ._watermarks import resolve_watermarks
+
+if TYPE_CHECKING:
+    from ._stream import ZmqStream
+
+__all__ = ("ZmqTransport",)
+
+logger = logging.getLogger("zmqstreams")
+
+#: Messages taken from (or given to) the socket per wake-up before yielding to the loop.
+BATCH = 256
+
+#: Socket types that cannot receive: their streams never start a reader.
+_SEND_ONLY = frozenset({zmq.PUSH, zmq.PUB})
+
+#: Makes every monitor endpoint unique, so disable/enable cycles never collide.
+_monitor_ids = itertools.count()
+
+_SOCKET_TYPE_NAMES = {int(t): t.name for t in zmq.SocketType}
+
+
+class ZmqTransport:
+    """The socket side of a ``ZmqStream``: endpoints, options, flow control and shutdown.
+
+    Reached as ``stream.transport``; created by ``create_zmq_stream()``.
+    """
+
+    def __init__(
+        self, views: SocketViews, zmq_type: int, stream: ZmqStream, user_sock: ZmqSocket | None
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._views = views
+        #: Awaitable view, used for ``poll`` and for ``EVENTS`` reads that re-arm pyzmq.
+        self._async = views.async_sock
+        #: Synchronous view, used for non-blocking sends and receives.
+        self._sync = views.sync_sock
+        self._zmq_type = zmq_type
+        # Held weakly so that an abandoned stream can be collected (and warn) while our tasks run.
+        self._stream_ref: Callable[[], ZmqStream | None] = weakref.ref(stream)
+        self._extra: dict[str, Any] = {
+            "zmq_socket": user_sock if user_sock is not None else views.async_sock,
+            "zmq_type": zmq_type,
+        }
+        self._bindings: set[str] = set()
+        self._connections: set[str] = set()
+        self._subscriptions: set[bytes] = set()
+        #: True once close() or abort() began; the socket may still be flushing.
+        self._closing = False
+        #: True once the socket is closed and every resource released.
+        self._closed = False
+        self._closed_event = asyncio.Event()
+
+        # Write side.
+        self._wbuf: deque[tuple[int, tuple[bytes, ...]]] = deque()
+        self._wbuf_size = 0
+        self._write_high, self._write_low = resolve_watermarks(None, 16 * 1024, "write")
+        #: Above the high watermark until the buffer falls to the low one; drain() waits then.
+        self._write_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        #: Runs only while messages wait in the write buffer.
+        self._writer: asyncio.Task[None] | None = None
+        self._writer_polling = False
+
+        # Read side.
+        self._reader: asyncio.Task[None] | None = None
+        self._reader_polling = False
+        self._paused_by_user = False
+        self._paused_by_buffer = False
+        #: Set while reading is allowed; the reader waits on it when paused.
+        self._reading_allowed = asyncio.Event()
+        self._reading_allowed.set()
+
+        # Monitor.
+        self._monitor: SocketViews | None = None
+        self._monitor_task: asyncio.Task[None] | None = None
+
+        # Shutdown.
+        self._closer: asyncio.Task[None] | None = None
+        self._abort_requested = False
+
+    def start(self) -> None:
+        """Start the reader for socket types that can receive (called once, after set-up)."""
+        if self._zmq_type not in _SEND_ONLY and self._reader is None and not self._closing:
+            self._reader = self._spawn(self._read_loop(), "reader")
+
+    def __repr__(self) -> str:
+        # Never reads EVENTS: that could swallow a pending read's wake-up.
+        kind = _SOCKET_TYPE_NAMES.get(self._zmq_type, str(self._zmq_type))
+        state = "closed" if self._closed else "closing" if self._closing else "open"
+        reading = "paused" if self._paused_by_user or self._paused_by_buffer else "active"
+        return (
+            f"<ZmqTransport type={kind} {state} read={reading} "
+            f"write=<bufsize={self._wbuf_size}>>"
+        )
+
+    # ------------------------------------------------------------------ public: asyncio-like
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Return ``'zmq_socket'`` (the pyzmq socket) or ``'zmq_type'``, else ``default``."""
+        return self._extra.get(name, default)
+
+    def is_closing(self) -> bool:
+        """True once ``close()`` or ``abort()`` was called, or the socket failed."""
+        return self._closing
+
+    def write(self, msg: Frames) -> None:
+        """Send ``msg`` (a non-empty list or tuple of bytes-like frames) without blocking.
+
+        Raises ``TypeError`` for a malformed message (nothing of it is sent) and
+        ``ZmqStreamClosed`` once the transport is closing.
+        """
+        size = check_message(msg)
+        if self._closing:
+            raise ZmqStreamClosed("cannot write: the stream is closed")
+        if not self._wbuf:
+            try:
+                self._sync.send_multipart(msg, zmq.NOBLOCK)
+            except zmq.Again:
+                pass
+            except zmq.ZMQError as exc:
+                self._fatal(exc, "write")
+                return
+            else:
+                if self._reader_polling:
+                    self._async.get(zmq.EVENTS)  # the send may have eaten the reader's edge
+                return
+        self._wbuf.append((size, own_frames(msg)))
+        self._wbuf_size += size
+        if self._writer is None:
+            self._writer = self._spawn(self._write_loop(), "writer")
+        if not self._write_paused and self._wbuf_size > self._write_high:
+            self._write_paused = True
+
+    def close(self) -> None:
+        """Stop reading, flush what ``write()`` accepted within LINGER, then close the socket.
+
+        Returns at once; ``wait_closed()`` waits for the flush and the tasks to end.  Idempotent.
+        """
+        self._shutdown(None, flush=True)
+
+    def abort(self) -> None:
+        """Drop the write buffer and close the socket at once (LINGER 0)."""
+        self._abort_requested = True
+        if self._closing:
+            if self._closer is not None:
+                self._closer.cancel()
+            return
+        self._shutdown(None, flush=False)
+
+    async def wait_closed(self) -> None:
+        """Wait until the socket is closed and every task of this transport has ended."""
+        await self._closed_event.wait()
+        tasks = [t for t in (self._reader, self._writer, self._monitor_task, self._closer) if t]
+        if tasks:
+            await asyncio.wait(tasks)
+
+    # ------------------------------------------------------------------ public: flow control
+
+    def get_write_buffer_size(self) -> int:
+        """Bytes waiting in the write buffer (messages the socket has not taken yet)."""
+        return self._wbuf_size
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        """Return ``(low, high)``, the write watermarks in bytes."""
+        return self._write_low, self._write_high
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        """Set the write watermarks (defaults: 64 KiB high, a quarter of it low)."""
+        self._write_high, self._write_low = resolve_watermarks(high, low, "write")
+        if self._wbuf_size > self._write_high:
+            self._write_paused = True
+        else:
+            self._maybe_resume_writing()
+
+    def pause_reading(self) -> None:
+        """Stop taking messages from the socket; ZeroMQ's own HWM then pushes back on peers."""
+        self._paused_by_user = True
+        self._reading_allowed.clear()
+
+    def resume_reading(self) -> None:
+        """Undo ``pause_reading()`` (reading stays paused while the read buffer is full)."""
+        self._paused_by_user = False
+        if not self._paused_by_buffer:
+            self._reading_allowed.set()
+
+    # ------------------------------------------------------------------ public: ZeroMQ
+
+    def getsockopt(self, option: int) -> Any:
+        """Return a socket option; ``zmq.LAST_ENDPOINT`` comes back as ``str``."""
+        try:
+            # The zmq.asyncio socket's get() re-arms pyzmq's watcher when option is EVENTS.
+            value = self._async.get(option)
+        except zmq.ZMQError as exc:
+            raise os_error(exc, f"getsockopt({option})") from exc
+        if option == zmq.LAST_ENDPOINT and isinstance(value, bytes):
+            return value.decode("utf-8").rstrip("\x00")
+        return value
+
+    def setsockopt(self, option: int, value: Any) -> None:
+        """Set a socket option; subscriptions made this way are tracked too."""
+        try:
+            self._async.set(option, value)
+        except zmq.ZMQError as exc:
+            raise os_error(exc, f"setsockopt({option})") from exc
+        if option == zmq.SUBSCRIBE:
+            self._subscriptions.add(value)
+        elif option == zmq.UNSUBSCRIBE:
+            self._subscriptions.discard(value)
+        self._rearm()
+
+    def bind(self, endpoint: str) -> asyncio.Future[str]:
+        """Bind to ``endpoint``; the awaitable gives the real endpoint (wildcard port resolved).
+
+        The bind happens at once; a failure is an ``OSError`` with the ZeroMQ errno.
+        """
+
+        def do_bind() -> str:
+            self._async.bind(endpoint)
+            real: str = self.getsockopt(zmq.LAST_ENDPOINT)
+            self._bindings.add(real)
+            return real
+
+        return self._endpoint_call("bind", endpoint, do_bind)
+
+    def unbind(self, endpoint: str) -> asyncio.Future[None]:
+        """Stop listening on ``endpoint`` (as returned by ``bind``)."""
+
+        def do_unbind() -> None:
+            self._async.unbind(endpoint)
+            self._bindings.discard(endpoint)
+
+        return self._endpoint_call("unbind", endpoint, do_unbind)
+
+    def connect(self, endpoint: str) -> asyncio.Future[str]:
+        """Connect to ``endpoint``; the awaitable gives ``endpoint`` back."""
+
+        def do_connect() -> str:
+            self._async.connect(endpoint)
+            self._connections.add(endpoint)
+            return endpoint
+
+        return self._endpoint_call("connect", endpoint, do_connect)
+
+    def disconnect(self, endpoint: str) -> asyncio.Future[None]:
+        """Disconnect from ``endpoint``."""
+
+        def do_disconnect() -> None:
+            self._async.disconnect(endpoint)
+            self._connections.discard(endpoint)
+
+        return self._endpoint_call("disconnect", endpoint, do_disconnect)
+
+    def bindings(self) -> set[str]:
+        """The endpoints this socket is bound to (a copy)."""
+        return set(self._bindings)
+
+    def connections(self) -> set[str]:
+        """The endpoints this socket is connected to (a copy)."""
+        return set(self._connections)
+
+    def subscribe(self, value: bytes) -> None:
+        """Subscribe a SUB socket to messages starting with ``value``."""
+        self._check_subscription("subscribe", value)
+        if value not in self._subscriptions:
+            self.setsockopt(zmq.SUBSCRIBE, value)
+
+    def unsubscribe(self, value: bytes) -> None:
+        """Remove a subscription of a SUB socket."""
+        self._check_subscription("unsubscribe", value)
+        self.setsockopt(zmq.UNSUBSCRIBE, value)
+
+    def subscriptions(self) -> set[bytes]:
+        """The topics a SUB socket is subscribed to (a copy)."""
+        if self._zmq_type != zmq.SUB:
+            raise NotImplementedError("subscriptions() is only for SUB sockets")
+        return set(self._subscriptions)
+
+    async def enable_monitor(self, events: int | None = None) -> None:
+        """Start delivering socket events (``zmq.EVENT_*`` mask, default all) to ``read_event()``.
+
+        Calling it again while the monitor runs does nothing.
+        """
+        if self._closing:
+            raise ZmqStreamClosed("cannot enable the monitor: the stream is closed")
+        if self._monitor is not None:
+            return
+        mask = zmq.EVENT_ALL if events is None else events
+        addr = f"inproc://zmqstreams.monitor.{next(_monitor_ids)}"
+        try:
+            monitor = self._views.monitor(mask, addr)
+        except zmq.ZMQError as exc:
+            raise os_error(exc, "enable_monitor") from exc
+        self._monitor = monitor
+        self._monitor_task = self._spawn(self._monitor_loop(monitor), "monitor")
+        self._rearm()
+        logger.debug("monitor started on %r", self)
+
+    async def disable_monitor(self) -> None:
+        """Stop the monitor (disable it, then close its PAIR socket) and wait for its task."""
+        task = self._stop_monitor()
+        if task is not None:
+            await asyncio.wait([task])
+
+    # ------------------------------------------------------------------ used by ZmqStream
+
+    def _set_read_backpressure(self, paused: bool) -> None:
+        self._paused_by_buffer = paused
+        if paused:
+            self._reading_allowed.clear()
+        elif not self._paused_by_user:
+            self._reading_allowed.set()
+
+    async def _drain_helper(self) -> None:
+        if not self._write_paused:
+            return
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        self._drain_waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            self._drain_waiters.remove(waiter)
+
+    # ------------------------------------------------------------------ background tasks
+
+    async def _read_loop(self) -> None:
+        poll = self._async.poll
+        recv = self._sync.recv_multipart
+        allowed = self._reading_allowed
+        try:
+            while True:
+                if not allowed.is_set():
+                    await allowed.wait()
+                    continue
+                self._reader_polling = True
+                try:
+                    await poll(None, zmq.POLLIN)  # type: ignore[call-arg]  # stub lacks flags
+                finally:
+                    self._reader_polling = False
+                stream = self._stream_ref()
+                if stream is None:
+                    return
+                feed = stream.feed_msg
+                for _ in range(BATCH):
+                    try:
+                        frames = recv(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    feed(frames)
+                    if not allowed.is_set():
+                        break
+                del stream, feed
+                if self._writer_polling:
+                    self._async.get(zmq.EVENTS)
+        except asyncio.CancelledError:
+            self._on_cancelled()
+        except zmq.ZMQError as exc:
+            self._fatal(exc, "read")
+
+    async def _write_loop(self) -> None:
+        poll = self._async.poll
+        send = self._sync.send_multipart
+        buf = self._wbuf
+        try:
+            while buf:
+                self._writer_polling = True
+                try:
+                    await poll(None, zmq.POLLOUT)  # type: ignore[call-arg]
+                finally:
+                    self._writer_polling = False
+                for _ in range(BATCH):
+                    if not buf:
+                        break
+                    size, frames = buf[0]
+                    try:
+                        send(frames, zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    buf.popleft()
+                    self._wbuf_size -= size
+                self._maybe_resume_writing()
+                if self._reader_polling:
+                    self._async.get(zmq.EVENTS)
+        except asyncio.CancelledError:
+            self._on_cancelled()
+        except zmq.ZMQError as exc:
+            self._fatal(exc, "write")
+        finally:
+            self._writer = None
+
+    async def _monitor_loop(self, monitor: SocketViews) -> None:
+        poll = monitor.async_sock.poll
+        recv = monitor.sync_sock.recv_multipart
+        try:
+            while True:
+                await poll(None, zmq.POLLIN)  # type: ignore[call-arg]  # stub lacks flags
+                stream = self._stream_ref()
+                if stream is None:
+                    return
+                for _ in range(BATCH):
+                    try:
+                        frames = recv(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    stream.feed_event(SocketEvent.parse(frames))
+                del stream
+        except asyncio.CancelledError:
+            self._on_cancelled()
+        except zmq.ZMQError as exc:
+            if not self._closing and self._monitor is monitor:
+                logger.debug("monitor of %r ended: %s", self, exc)
+
+    def _on_cancelled(self) -> None:
+        """Handle ``CancelledError`` in a task: ours to re-raise, or the socket closed under us."""
+        task = asyncio.current_task()
+        if self._closing or (task is not None and task.cancelling()):
+            raise asyncio.CancelledError
+        # Nobody cancelled this task: pyzmq cancels pending polls when the socket is closed
+        # behind our back (e.g. get_extra_info('zmq_socket').close()).
+        if self._views.closed:
+            self._shutdown(None, flush=False)
+        else:  # pragma: no cover - a poll future cancelled by something else
+            raise asyncio.CancelledError
+
+    # ------------------------------------------------------------------ internals
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], role: str) -> asyncio.Task[None]:
+        return self._loop.create_task(coro, name=f"zmqstreams-{role}")
+
+    def _rearm(self) -> None:
+        """Make pyzmq re-check readiness after a synchronous call that may have eaten an edge."""
+        if (self._reader_polling or self._writer_polling) and not self._views.closed:
+            self._async.get(zmq.EVENTS)
+
+    def _endpoint_call(
+        self, action: str, endpoint: str, call: Callable[[], Any]
+    ) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = self._loop.create_future()
+        try:
+            if not isinstance(endpoint, str):
+                raise TypeError(f"{action}() endpoint must be a str, got {endpoint!r}")
+            if self._closing:
+                raise ZmqStreamClosed(f"cannot {action} {endpoint!r}: the stream is closed")
+            try:
+                result = call()
+            except zmq.ZMQError as exc:
+                raise os_error(exc, f"{action} {endpoint!r}") from exc
+            finally:
+                self._rearm()
+        except Exception as exc:
+            future.set_exception(exc)
+        else:
+            logger.debug("%s %s on %r", action, endpoint, self)
+            future.set_result(result)
+        return future
+
+    def _check_subscription(self, action: str, value: object) -> None:
+        if self._zmq_type != zmq.SUB:
+            raise NotImplementedError(f"{action}() is only for SUB sockets")
+        if not isinstance(value, bytes):
+            raise TypeError(f"{action}() topic must be bytes, got {type(value).__name__}")
+
+    def _maybe_resume_writing(self) -> None:
+        if self._write_paused and self._wbuf_size <= self._write_low:
+            self._write_paused = False
+            self._wake_drain_waiters(None)
+
+    def _wake_drain_waiters(self, exc: BaseException | None) -> None:
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                if exc is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(exc)
+
+    def _drop_write_buffer(self) -> None:
+        if self._wbuf:
+            logger.debug("dropping %d unsent messages of %r", len(self._wbuf), self)
+        self._wbuf.clear()
+        self._wbuf_size = 0
+        self._write_paused = False
+        self._wake_drain_waiters(ConnectionResetError("the stream closed before the flush"))
+
+    def _fatal(self, exc: zmq.ZMQError, action: str) -> None:
+        """A socket error: store it on the stream as OSError and close without flushing."""
+        if self._closing:
+            return
+        error = os_error(exc, action)
+        logger.debug("fatal %s error on %r: %s", action, self, error)
+        self._wake_drain_waiters(error)
+        self._shutdown(error, flush=False, linger=None)
+
+    def _shutdown(self, error: OSError | None, *, flush: bool, linger: int | None = 0) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        stream = self._stream_ref()
+        if stream is not None:
+            if error is not None:
+                stream.set_exception(error)
+            stream._transport_closed()
+        self._cancel(self._reader)
+        self._reading_allowed.set()
+        if flush and self._wbuf and not self._views.closed:
+            self._closer = self._spawn(self._flush_then_release(), "closer")
+        else:
+            self._cancel(self._writer)
+            self._drop_write_buffer()
+            self._release(None if flush else linger)
+
+    async def _flush_then_release(self) -> None:
+        linger = int(self._sync.getsockopt(zmq.LINGER))
+        started = self._loop.time()
+        try:
+            writer = self._writer
+            if writer is not None:
+                await asyncio.wait([writer], timeout=None if linger < 0 else linger / 1000)
+        finally:
+            self._cancel(self._writer)
+            self._drop_write_buffer()
+            if self._abort_requested:
+                linger = 0
+            elif linger > 0:
+                linger = max(0, linger - int((self._loop.time() - started) * 1000))
+            self._release(linger)
+
+    def _release(self, linger: int | None) -> None:
+        """Stop the monitor, close the socket (monitor first, as libzmq needs), wake waiters."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop_monitor()
+        self._views.close(linger)
+        self._closed_event.set()
+        logger.debug("closed %r", self)
+
+    def _stop_monitor(self) -> asyncio.Task[None] | None:
+        monitor, task = self._monitor, self._monitor_task
+        if monitor is None:
+            return None
+        self._monitor = self._monitor_task = None
+        self._cancel(task)
+        # Order matters: disable first, then close the PAIR (libzmq#3575), then the socket.
+        if not self._views.closed:
+            self._views.owner.disable_monitor()
+        monitor.close(linger=0)
+        logger.debug("monitor stopped on %r", self)
+        return task
+
+    @staticmethod
+    def _cancel(task: asyncio.Task[None] | None) -> None:
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
