@@ -11,6 +11,7 @@ from typing import Any
 from ._errors import ZmqStreamClosed
 from ._events import SocketEvent
 from ._frames import Frames
+from ._statistics import StreamStatistics
 from ._transport import ZmqTransport
 from ._watermarks import message_size, resolve_watermarks
 
@@ -51,6 +52,8 @@ class ZmqStream:
         #: Unread messages with their watermark sizes, oldest first.
         self._queue: deque[tuple[int, list[bytes]]] = deque()
         self._queue_size = 0
+        self._messages_read = 0
+        self._bytes_read = 0
         #: True while reading is paused because the buffer went above the high watermark.
         self._read_paused = False
         #: The future a pending read() waits on (None when no read() is waiting).
@@ -103,6 +106,8 @@ class ZmqStream:
                 self._waiter = None
         size, msg = self._queue.popleft()
         self._queue_size -= size
+        self._messages_read += 1
+        self._bytes_read += size
         if self._read_paused and self._queue_size <= self._low:
             self._set_read_paused(False)
         return msg
@@ -179,6 +184,22 @@ class ZmqStream:
         if self._tr is None:
             return default
         return self._tr.get_extra_info(name, default)
+
+    def statistics(self) -> StreamStatistics:
+        """Return a snapshot of the buffers and of the totals read and written."""
+        transport = self._tr
+        return StreamStatistics(
+            read_buffer_messages=len(self._queue),
+            read_buffer_bytes=self._queue_size,
+            write_buffer_messages=len(transport._wbuf) if transport else 0,
+            write_buffer_bytes=transport._wbuf_size if transport else 0,
+            reading_paused=transport._reading_paused() if transport else self._read_paused,
+            messages_read=self._messages_read,
+            bytes_read=self._bytes_read,
+            messages_written=transport._messages_written if transport else 0,
+            bytes_written=transport._bytes_written if transport else 0,
+            events_dropped=self._events_dropped,
+        )
 
     def __aiter__(self) -> ZmqStream:
         return self

@@ -82,6 +82,8 @@ class ZmqTransport:
         # Write side.
         self._wbuf: deque[tuple[int, tuple[bytes, ...]]] = deque()
         self._wbuf_size = 0
+        self._messages_written = 0
+        self._bytes_written = 0
         self._write_high, self._write_low = resolve_watermarks(None, 16 * 1024, "write")
         #: Above the high watermark until the buffer falls to the low one; drain() waits then.
         self._write_paused = False
@@ -141,6 +143,8 @@ class ZmqTransport:
         size = check_message(msg)
         if self._closing:
             raise ZmqStreamClosed("cannot write: the stream is closed")
+        self._messages_written += 1
+        self._bytes_written += size
         if not self._wbuf:
             try:
                 self._sync.send_multipart(msg, zmq.NOBLOCK)
@@ -331,6 +335,9 @@ class ZmqTransport:
             await asyncio.wait([task])
 
     # ------------------------------------------------------------------ used by ZmqStream
+
+    def _reading_paused(self) -> bool:
+        return not self._reading_allowed.is_set() and not self._closing
 
     def _set_read_backpressure(self, paused: bool) -> None:
         self._paused_by_buffer = paused

@@ -1,0 +1,31 @@
+"""StreamStatistics: a cheap snapshot of a stream's buffers and totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ("StreamStatistics",)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStatistics:
+    """What ``ZmqStream.statistics()`` returns; sizes are watermark bytes."""
+
+    #: Messages received from the socket and not yet returned by ``read()``.
+    read_buffer_messages: int
+    #: Their size in bytes (an empty message counts as one).
+    read_buffer_bytes: int
+    #: Messages accepted by ``write()`` that the socket has not taken yet.
+    write_buffer_messages: int
+    #: Their size in bytes.
+    write_buffer_bytes: int
+    #: True while the reader is not taking messages (read buffer full or ``pause_reading()``).
+    reading_paused: bool
+    #: Messages returned by ``read()`` so far, and their bytes.
+    messages_read: int
+    bytes_read: int
+    #: Messages accepted by ``write()`` so far, and their bytes.
+    messages_written: int
+    bytes_written: int
+    #: Unread monitor events discarded because ``events_backlog`` was exceeded.
+    events_dropped: int
