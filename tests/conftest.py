@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import inspect
 import os
 import signal
 import time
@@ -41,7 +42,11 @@ def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if item.get_closest_marker("anyio") is not None and isinstance(item, pytest.Function):
+        if (
+            isinstance(item, pytest.Function)
+            and item.get_closest_marker("anyio") is not None
+            and inspect.iscoroutinefunction(item.obj)
+        ):
             item.fixturenames.insert(0, "leak_check")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -9,6 +10,9 @@ import zmq
 from zmq.utils.monitor import parse_monitor_message
 
 __all__ = ("SocketEvent",)
+
+#: Frame 0 of a v1 monitor message: unsigned 16-bit event id, 32-bit value, native order.
+_HEADER = struct.Struct("=Hi")
 
 
 class SocketEvent(NamedTuple):
@@ -30,10 +34,8 @@ class SocketEvent(NamedTuple):
 
         Raises ``RuntimeError`` (from pyzmq's decoder) when the frames are not a monitor message.
         """
-        fields = parse_monitor_message(list(frames))
-        # pyzmq casts ``value`` to zmq.Event, which is meaningless for an fd or an errno.
-        return cls(
-            zmq.Event(fields["event"]),
-            int(fields["value"]),
-            bytes(fields["endpoint"]).decode("utf-8", "replace"),
-        )
+        fields = parse_monitor_message(list(frames))  # validates the frame layout
+        # pyzmq casts ``value`` to zmq.Event: meaningless for an fd or an errno, and lossy for
+        # a negative value; so the numbers are read again from the frame it just validated.
+        event_id, value = _HEADER.unpack(frames[0])
+        return cls(zmq.Event(event_id), value, bytes(fields["endpoint"]).decode("utf-8", "replace"))

@@ -70,7 +70,7 @@ class ZmqStream:
         return f"<ZmqStream {state} buffered={len(self._queue)} transport={self._tr!r}>"
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
-        transport = self._tr
+        transport: ZmqTransport | None = getattr(self, "_tr", None)  # None if __init__ failed
         if transport is not None and not transport.is_closing():
             _warn(f"unclosed stream {self!r}", ResourceWarning, source=self, stacklevel=2)
             try:

@@ -381,6 +381,10 @@ class ZmqTransport:
                         frames = recv(zmq.NOBLOCK)
                     except zmq.Again:
                         break
+                    except zmq.ZMQError as exc:
+                        if exc.errno == zmq.EFSM:
+                            break  # REQ/REP: nothing more to read until we send
+                        raise
                     feed(frames)
                     if not allowed.is_set():
                         break

@@ -1,0 +1,142 @@
+"""Socket monitoring: events as SocketEvent, backlog eviction, enable/disable cycles (tcp only)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import anyio
+import pytest
+import zmq
+
+import zmqstreams
+
+from helpers import endpoint_of, settle_tasks, task_names, wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+async def read_events_until(
+    stream: zmqstreams.ZmqStream, wanted: zmq.Event
+) -> list[zmqstreams.SocketEvent]:
+    events = []
+    with anyio.fail_after(5):
+        while not events or events[-1].event != wanted:
+            events.append(await stream.read_event())
+    return events
+
+
+async def test_connect_events_are_reported(make_stream: Any) -> None:
+    """The document's flow: enable_monitor, connect, then read_event() sees the connection."""
+    router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    address = endpoint_of(router)
+    dealer = await make_stream(zmq.DEALER)
+    await dealer.transport.enable_monitor()
+    await dealer.transport.connect(address)
+    events = await read_events_until(dealer, zmq.Event.HANDSHAKE_SUCCEEDED)
+    kinds = [e.event for e in events]
+    assert zmq.Event.CONNECTED in kinds
+    for event in events:
+        assert isinstance(event, zmqstreams.SocketEvent)
+        assert isinstance(event.event, zmq.Event)
+        assert type(event.value) is int
+        assert event.endpoint == address
+    connected = next(e for e in events if e.event == zmq.Event.CONNECTED)
+    assert connected.value > 2  # a real fd, not a flag set
+
+
+async def test_disconnect_is_reported(make_stream: Any) -> None:
+    """Closing the peer shows up as DISCONNECTED on the monitored stream."""
+    router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    dealer = await make_stream(zmq.DEALER, connect=endpoint_of(router))
+    await router.transport.enable_monitor()
+    dealer.write([b"hello"])
+    with anyio.fail_after(5):
+        await router.read()
+    dealer.close()
+    await read_events_until(router, zmq.Event.DISCONNECTED)
+
+
+async def test_events_mask(make_stream: Any) -> None:
+    """enable_monitor(events) delivers only the requested kinds."""
+    router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    dealer = await make_stream(zmq.DEALER)
+    await dealer.transport.enable_monitor(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+    await dealer.transport.connect(endpoint_of(router))
+    with anyio.fail_after(5):
+        event = await dealer.read_event()
+    assert event.event == zmq.Event.HANDSHAKE_SUCCEEDED
+
+
+async def test_backlog_discards_oldest_events(make_stream: Any) -> None:
+    """With events_backlog=1 only the newest unread event is kept."""
+    router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    dealer = await make_stream(zmq.DEALER, events_backlog=1)
+    await dealer.transport.enable_monitor()
+    await dealer.transport.connect(endpoint_of(router))
+    # CONNECT_DELAYED, CONNECTED and HANDSHAKE_SUCCEEDED arrive; two are evicted.
+    await wait_until(lambda: dealer.statistics().events_dropped >= 2)
+    with anyio.fail_after(5):
+        event = await dealer.read_event()
+    assert event.event == zmq.Event.HANDSHAKE_SUCCEEDED
+
+
+async def test_enable_twice_is_harmless(make_stream: Any) -> None:
+    """A second enable_monitor() while running does nothing (one monitor task)."""
+    stream = await make_stream(zmq.DEALER)
+    await stream.transport.enable_monitor()
+    await stream.transport.enable_monitor()
+    assert [n for n in task_names() if n == "zmqstreams-monitor"] == ["zmqstreams-monitor"]
+    router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    await stream.transport.connect(endpoint_of(router))
+    await read_events_until(stream, zmq.Event.HANDSHAKE_SUCCEEDED)
+
+
+async def test_disable_enable_cycles(make_stream: Any) -> None:
+    """Many disable/enable cycles in a row work, and events still flow afterwards."""
+    router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    stream = await make_stream(zmq.DEALER)
+    for _ in range(50):
+        await stream.transport.enable_monitor()
+        await stream.transport.disable_monitor()
+    assert "zmqstreams-monitor" not in task_names()
+    await stream.transport.enable_monitor()
+    await stream.transport.connect(endpoint_of(router))
+    await read_events_until(stream, zmq.Event.HANDSHAKE_SUCCEEDED)
+
+
+async def test_disable_without_enable_and_twice(make_stream: Any) -> None:
+    """disable_monitor() with no monitor, or twice, does nothing."""
+    stream = await make_stream(zmq.DEALER)
+    await stream.transport.disable_monitor()
+    await stream.transport.enable_monitor()
+    await stream.transport.disable_monitor()
+    await stream.transport.disable_monitor()
+
+
+async def test_close_with_monitor_wakes_read_event(make_stream: Any) -> None:
+    """close() of a monitored stream ends a pending read_event() and the monitor task."""
+    stream = await make_stream(zmq.DEALER)
+    await stream.transport.enable_monitor()
+    with anyio.fail_after(5):
+        task = asyncio.create_task(stream.read_event())
+        await settle_tasks()
+        stream.close()
+        with pytest.raises(zmqstreams.ZmqStreamClosed):
+            await task
+        await stream.wait_closed()
+    assert "zmqstreams-monitor" not in task_names()
+    with pytest.raises(zmqstreams.ZmqStreamClosed):
+        await stream.read_event()
+
+
+async def test_monitor_on_send_only_stream(make_stream: Any) -> None:
+    """A PUSH stream (no reader) still reports its connection events."""
+    pull = await make_stream(zmq.PULL, bind="tcp://127.0.0.1:*")
+    push = await make_stream(zmq.PUSH)
+    await push.transport.enable_monitor()
+    await push.transport.connect(endpoint_of(pull))
+    await read_events_until(push, zmq.Event.HANDSHAKE_SUCCEEDED)
+    push.write([b"x"])
+    with anyio.fail_after(5):
+        assert await pull.read() == [b"x"]
