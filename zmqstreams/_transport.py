@@ -18,10 +18,11 @@ import itertools
 import logging
 import weakref
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import zmq
+import zmq.asyncio
 
 from ._errors import ZmqStreamClosed, os_error
 from ._events import SocketEvent
@@ -46,6 +47,17 @@ _SEND_ONLY = frozenset({zmq.PUSH, zmq.PUB})
 _monitor_ids = itertools.count()
 
 _SOCKET_TYPE_NAMES = {int(t): t.name for t in zmq.SocketType}
+
+
+def _readiness(sock: zmq.asyncio.Socket, flag: int) -> Callable[[], Awaitable[Any]]:
+    """Return a function whose awaitable ends when ``sock`` is ready for ``flag``.
+
+    A ``zmq.asyncio.Poller`` kept for the task's lifetime: it consumes nothing (cancelling its
+    wait is always safe) and costs one future less per wait than ``Socket.poll()``.
+    """
+    poller = zmq.asyncio.Poller()
+    poller.register(sock, flag)
+    return poller.poll
 
 
 class ZmqTransport:
@@ -118,7 +130,10 @@ class ZmqTransport:
         # Never reads EVENTS: that could swallow a pending read's wake-up.
         kind = _SOCKET_TYPE_NAMES.get(self._zmq_type, str(self._zmq_type))
         state = "closed" if self._closed else "closing" if self._closing else "open"
-        reading = "paused" if self._paused_by_user or self._paused_by_buffer else "active"
+        if self._zmq_type in _SEND_ONLY:
+            reading = "none"
+        else:
+            reading = "paused" if self._paused_by_user or self._paused_by_buffer else "active"
         return (
             f"<ZmqTransport type={kind} {state} read={reading} "
             f"write=<bufsize={self._wbuf_size}>>"
@@ -359,7 +374,7 @@ class ZmqTransport:
     # ------------------------------------------------------------------ background tasks
 
     async def _read_loop(self) -> None:
-        poll = self._async.poll
+        poll = _readiness(self._async, zmq.POLLIN)
         recv = self._sync.recv_multipart
         allowed = self._reading_allowed
         try:
@@ -369,7 +384,7 @@ class ZmqTransport:
                     continue
                 self._reader_polling = True
                 try:
-                    await poll(None, zmq.POLLIN)  # type: ignore[call-arg]  # stub lacks flags
+                    await poll()
                 finally:
                     self._reader_polling = False
                 stream = self._stream_ref()
@@ -397,14 +412,14 @@ class ZmqTransport:
             self._fatal(exc, "read")
 
     async def _write_loop(self) -> None:
-        poll = self._async.poll
+        poll = _readiness(self._async, zmq.POLLOUT)
         send = self._sync.send_multipart
         buf = self._wbuf
         try:
             while buf:
                 self._writer_polling = True
                 try:
-                    await poll(None, zmq.POLLOUT)  # type: ignore[call-arg]
+                    await poll()
                 finally:
                     self._writer_polling = False
                 for _ in range(BATCH):
@@ -428,11 +443,11 @@ class ZmqTransport:
             self._writer = None
 
     async def _monitor_loop(self, monitor: SocketViews) -> None:
-        poll = monitor.async_sock.poll
+        poll = _readiness(monitor.async_sock, zmq.POLLIN)
         recv = monitor.sync_sock.recv_multipart
         try:
             while True:
-                await poll(None, zmq.POLLIN)  # type: ignore[call-arg]  # stub lacks flags
+                await poll()
                 stream = self._stream_ref()
                 if stream is None:
                     return
