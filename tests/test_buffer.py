@@ -228,3 +228,12 @@ def test_set_read_buffer_limits_validates() -> None:
         stream.set_read_buffer_limits(high=1, low=2)
     stream.set_read_buffer_limits(low=10)
     assert (stream._high, stream._low) == (40, 10)
+
+
+async def test_dropped_events_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """Evicting unread events logs a warning on the 'zmqstreams' logger (once per 1000)."""
+    stream = ZmqStream(events_backlog=1)
+    with caplog.at_level("WARNING", logger="zmqstreams"):
+        for i in range(5):
+            stream.feed_event(SocketEvent(zmq.Event.CONNECTED, i, "e"))
+    assert len([r for r in caplog.records if "dropped" in r.message]) == 1

@@ -87,6 +87,8 @@ async def test_bad_socket_options(make_stream: Any) -> None:
         stream.transport.setsockopt(999999, 1)
     assert info.value.errno == zmq.EINVAL
     assert "999999" in str(info.value)
+    with pytest.raises(OSError, match="SUBSCRIBE"):
+        stream.transport.setsockopt(zmq.SUBSCRIBE, b"x")  # not a SUB socket: EINVAL
     with pytest.raises(OSError) as info:
         stream.transport.getsockopt(999999)
     assert info.value.errno == zmq.EINVAL

@@ -30,7 +30,10 @@ def os_error(exc: zmq.ZMQError, context: str = "") -> OSError:
     ``context`` (an endpoint or option name) is prefixed to the message so the error says what
     was being done.
     """
-    message = f"{context}: {exc.strerror}" if context else exc.strerror
+    # zmq.strerror() rather than exc.strerror: pyzmq appends the endpoint to the latter, and
+    # ``context`` already names it.
+    reason = zmq.strerror(exc.errno)
+    message = f"{context}: {reason}" if context else reason
     error = OSError(exc.errno, message)
     error.__cause__ = exc
     return error

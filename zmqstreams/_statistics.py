@@ -21,11 +21,13 @@ class StreamStatistics:
     write_buffer_bytes: int
     #: True while the reader is not taking messages (read buffer full or ``pause_reading()``).
     reading_paused: bool
-    #: Messages returned by ``read()`` so far, and their bytes.
+    #: Messages returned by ``read()`` so far.
     messages_read: int
+    #: Their size in bytes.
     bytes_read: int
-    #: Messages accepted by ``write()`` so far, and their bytes.
+    #: Messages accepted by ``write()`` so far.
     messages_written: int
+    #: Their size in bytes.
     bytes_written: int
     #: Unread monitor events discarded because ``events_backlog`` was exceeded.
     events_dropped: int

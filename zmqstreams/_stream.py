@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import warnings
 from collections import deque
 from types import TracebackType
@@ -16,6 +17,8 @@ from ._transport import ZmqTransport
 from ._watermarks import message_size, resolve_watermarks
 
 __all__ = ("ZmqStream",)
+
+logger = logging.getLogger("zmqstreams")
 
 
 def _wake(waiter: asyncio.Future[None] | None) -> None:
@@ -125,8 +128,9 @@ class ZmqStream:
     async def drain(self) -> None:
         """Wait until the write buffer is below its high watermark (returns at once if it is).
 
-        Raises the stored exception after a socket error, ``ConnectionResetError`` after
-        ``close()``.  Any number of tasks may wait together.
+        Raises the stored exception after a socket error, ``ConnectionResetError`` if called
+        after ``close()``; a ``drain()`` already waiting when ``close()`` completes its flush
+        returns normally.  Any number of tasks may wait together.
         """
         if self._exception is not None:
             raise self._exception
@@ -138,7 +142,8 @@ class ZmqStream:
     async def read_event(self) -> SocketEvent:
         """Return the next monitor event (see ``transport.enable_monitor()``).
 
-        Raises like ``read()``; pending ``read_event()`` calls end when the stream closes.
+        libzmq reports events for tcp and ipc endpoints (not inproc).  Raises like ``read()``;
+        a pending ``read_event()`` ends when the stream closes.
         """
         while not self._events or self._exception is not None:
             if self._exception is not None:
@@ -159,7 +164,8 @@ class ZmqStream:
     def close(self) -> None:
         """Close the stream: unread messages are dropped, accepted writes are flushed.
 
-        Never blocks; pending reads end with ``ZmqStreamClosed``.  Idempotent.
+        Never blocks; pending reads end with ``ZmqStreamClosed``.  Idempotent.  (Unlike
+        ``feed_closing()``, which keeps buffered messages readable.)
         """
         if self._tr is not None:
             self._tr.close()
@@ -270,6 +276,13 @@ class ZmqStream:
             return
         if len(self._events) == self._events.maxlen:
             self._events_dropped += 1
+            if self._events_dropped % 1000 == 1:
+                logger.warning(
+                    "monitor events are being dropped (%d so far): read_event() is not keeping "
+                    "up with events_backlog=%d",
+                    self._events_dropped,
+                    self._events.maxlen,
+                )
         self._events.append(event)
         _wake(self._event_waiter)
 

@@ -49,6 +49,14 @@ _monitor_ids = itertools.count()
 _SOCKET_TYPE_NAMES = {int(t): t.name for t in zmq.SocketType}
 
 
+def _option_name(option: int) -> str:
+    """``zmq.LINGER`` -> ``"LINGER"``; unknown numbers stay numbers."""
+    try:
+        return zmq.SocketOption(option).name or str(option)
+    except ValueError:
+        return str(option)
+
+
 def _readiness(sock: zmq.asyncio.Socket, flag: int) -> Callable[[], Awaitable[Any]]:
     """Return a function whose awaitable ends when ``sock`` is ready for ``flag``.
 
@@ -239,7 +247,7 @@ class ZmqTransport:
             # The zmq.asyncio socket's get() re-arms pyzmq's watcher when option is EVENTS.
             value = self._async.get(option)
         except zmq.ZMQError as exc:
-            raise os_error(exc, f"getsockopt({option})") from exc
+            raise os_error(exc, f"getsockopt({_option_name(option)})") from exc
         if option == zmq.LAST_ENDPOINT and isinstance(value, bytes):
             return value.decode("utf-8").rstrip("\x00")
         return value
@@ -249,7 +257,7 @@ class ZmqTransport:
         try:
             self._async.set(option, value)
         except zmq.ZMQError as exc:
-            raise os_error(exc, f"setsockopt({option})") from exc
+            raise os_error(exc, f"setsockopt({_option_name(option)})") from exc
         if option == zmq.SUBSCRIBE:
             self._subscriptions.add(value)
         elif option == zmq.UNSUBSCRIBE:
@@ -326,7 +334,8 @@ class ZmqTransport:
     async def enable_monitor(self, events: int | None = None) -> None:
         """Start delivering socket events (``zmq.EVENT_*`` mask, default all) to ``read_event()``.
 
-        Calling it again while the monitor runs does nothing.
+        Enable it before ``connect``/``bind`` to see the first events.  Calling it again while
+        the monitor runs does nothing.
         """
         if self._closing:
             raise ZmqStreamClosed("cannot enable the monitor: the stream is closed")

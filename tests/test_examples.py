@@ -1,0 +1,193 @@
+"""Every example and every runnable code block of the docs runs and prints what it should.
+
+Each one runs in a subprocess (``sys.executable -X dev -W error``) with a time limit, from the
+repository root.  Examples without a specific check here (added later) must still exit 0.
+
+A docs code block is runnable when it is marked:
+
+- reStructuredText (``docs/**/*.rst``): ``.. code-block:: python`` with the option
+  ``:class: runnable``;
+- Markdown (``README.md``, ``docs/**/*.md``): a ``python`` fenced block right after a
+  ``<!-- runnable -->`` line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+DOCS = ROOT / "docs"
+
+#: Seconds one example or snippet may take (they take about one; the machine may be busy).
+TIME_LIMIT = 60
+
+
+def run_python(args: list[str], *, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=TIME_LIMIT,
+        check=False,
+    )
+
+
+# ------------------------------------------------------------------ examples/
+
+ECHOED = [f"[b'data', b'ask', b'{i}']" for i in range(10)]
+
+
+def check_dealer_router(out: str) -> None:
+    assert out.splitlines() == ECHOED
+
+
+def check_monitor(out: str) -> None:
+    lines = out.splitlines()
+    assert [line for line in lines if line.startswith("[b'data'")] == ECHOED
+    events = [line for line in lines if line.startswith("SocketEvent(")]
+    assert any("Event.CONNECTED" in line for line in events), out
+    assert lines[-1] == "DONE"
+
+
+def check_pipeline(out: str) -> None:
+    assert "sum of squares of 0..99: 328350" in out
+    counts = [int(n) for n in re.findall(r"^worker-\d+ did (\d+) jobs$", out, re.MULTILINE)]
+    assert sum(counts) == 100
+    assert len(counts) >= 2, "the jobs should be spread over several workers"
+
+
+def check_pubsub(out: str) -> None:
+    assert "slow subscriber: StreamStatistics(" in out
+    assert "reader paused: True" in out, out
+    sent = int(re.search(r"published (\d+) messages", out)[1])  # type: ignore[index]
+    slow = int(re.search(r"slow subscriber received (\d+)", out)[1])  # type: ignore[index]
+    peak = int(re.search(r"read buffer peaked at (\d+) bytes", out)[1])  # type: ignore[index]
+    assert 0 < slow < sent, "the slow subscriber should miss messages that PUB dropped"
+    assert peak <= 4096 + 100, "the read buffer must stay near high_read"
+
+
+CHECKS: dict[str, Callable[[str], None]] = {
+    "dealer_router.py": check_dealer_router,
+    "monitor.py": check_monitor,
+    "pipeline.py": check_pipeline,
+    "pubsub_slow_subscriber.py": check_pubsub,
+}
+
+
+def example_scripts() -> list[Path]:
+    return sorted(EXAMPLES.glob("*.py"))
+
+
+def test_the_documented_examples_exist() -> None:
+    names = {path.name for path in example_scripts()}
+    assert set(CHECKS) <= names
+
+
+@pytest.mark.parametrize("script", example_scripts(), ids=lambda path: path.name)
+def test_example_runs(script: Path) -> None:
+    result = run_python([str(script.relative_to(ROOT))])
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert result.stderr == "", result.stderr
+    check = CHECKS.get(script.name)
+    if check is not None:
+        check(result.stdout)
+
+
+# ------------------------------------------------------------------ runnable docs snippets
+
+_RST_BLOCK = re.compile(r"^(?P<indent>[ \t]*)\.\. code-block:: python[ \t]*\n", re.MULTILINE)
+_MD_BLOCK = re.compile(
+    r"^<!--\s*runnable\s*-->[ \t]*\n```python[ \t]*\n(?P<code>.*?)^```", re.MULTILINE | re.DOTALL
+)
+
+
+def rst_runnable_blocks(text: str) -> list[tuple[int, str]]:
+    """``(line, code)`` of each ``.. code-block:: python`` that has ``:class: runnable``."""
+    blocks = []
+    lines = text.splitlines()
+    for match in _RST_BLOCK.finditer(text):
+        start = text.count("\n", 0, match.end())  # index of the first line after the directive
+        indent = len(match["indent"])
+        options, body, i = [], [], start
+        while i < len(lines) and lines[i].strip().startswith(":"):
+            options.append(lines[i].strip())
+            i += 1
+        while i < len(lines) and (
+            not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent
+        ):
+            body.append(lines[i])
+            i += 1
+        if any(re.fullmatch(r":class:.*\brunnable\b.*", option) for option in options):
+            blocks.append((start, textwrap.dedent("\n".join(body)).strip() + "\n"))
+    return blocks
+
+
+def md_runnable_blocks(text: str) -> list[tuple[int, str]]:
+    return [(text.count("\n", 0, m.start()) + 1, m["code"]) for m in _MD_BLOCK.finditer(text)]
+
+
+def runnable_snippets() -> list[tuple[str, str]]:
+    snippets = []
+    sources = [*sorted(DOCS.rglob("*.rst")), *sorted(DOCS.rglob("*.md")), ROOT / "README.md"]
+    for path in sources:
+        if not path.is_file() or "_build" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        finder = rst_runnable_blocks if path.suffix == ".rst" else md_runnable_blocks
+        for line, code in finder(text):
+            snippets.append((f"{path.relative_to(ROOT)}:{line}", code))
+    return snippets
+
+
+SNIPPETS = runnable_snippets()
+
+
+def test_the_docs_have_runnable_snippets() -> None:
+    where = {name.split(":")[0] for name, _ in SNIPPETS}
+    assert "docs/index.rst" in where
+    assert "docs/getting-started.rst" in where
+
+
+@pytest.mark.parametrize(("name", "code"), SNIPPETS, ids=[name for name, _ in SNIPPETS])
+def test_docs_snippet_runs(name: str, code: str) -> None:
+    result = run_python(["-"], stdin=code)
+    assert result.returncode == 0, f"{name}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert result.stderr == "", result.stderr
+
+
+def test_snippet_extraction() -> None:
+    rst = textwrap.dedent(
+        """\
+        Text.
+
+        .. code-block:: python
+           :class: runnable
+
+           print("one")
+
+           print("two")
+
+        .. code-block:: python
+
+           print("not runnable")
+
+        After.
+        """
+    )
+    assert rst_runnable_blocks(rst) == [(3, 'print("one")\n\nprint("two")\n')]
+    md = '<!-- runnable -->\n```python\nprint("md")\n```\n\n```python\nprint("no")\n```\n'
+    assert md_runnable_blocks(md) == [(1, 'print("md")\n')]
