@@ -32,7 +32,7 @@ def os_error(exc: zmq.ZMQError, context: str = "") -> OSError:
     """
     # zmq.strerror() rather than exc.strerror: pyzmq appends the endpoint to the latter, and
     # ``context`` already names it.
-    reason = zmq.strerror(exc.errno)
+    reason = zmq.strerror(exc.errno) if exc.errno is not None else str(exc)
     message = f"{context}: {reason}" if context else reason
     error = OSError(exc.errno, message)
     error.__cause__ = exc
