@@ -199,3 +199,21 @@ async def test_async_with_closes_and_waits() -> None:
     assert stream.transport is None
     assert transport.is_closing()
     assert stream.get_extra_info("zmq_socket").closed
+
+
+async def test_large_bytearray_mutated_after_fast_path_write(
+    make_stream: Any, tmp_path: Any
+) -> None:
+    """A 1 MiB bytearray handed to ZeroMQ at once is copied too: later mutation is not sent."""
+    address = f"ipc://{tmp_path}/mutate"
+    push = await make_stream(zmq.PUSH, connect=address)  # the pipe exists: sends go to ZeroMQ
+    buffers = [bytearray(b"a" * (1 << 20)) for _ in range(3)]
+    for buf in buffers:
+        push.write([buf])
+    assert push.transport.get_write_buffer_size() == 0
+    for buf in buffers:
+        buf[:] = b"b" * (1 << 20)
+    pull = await make_stream(zmq.PULL, bind=address)
+    with anyio.fail_after(5):
+        for _ in buffers:
+            assert await pull.read() == [b"a" * (1 << 20)]
