@@ -1,0 +1,190 @@
+"""Turning samples into the tables, the JSON file and the optional bar chart.
+
+Every figure is a median over rounds, shown with its min-max; ratios divide a contender's median
+by raw ``zmq.asyncio``'s (``x raw``) and by blocking pyzmq's (``x blocking``) in the same loop and
+case.  For throughput higher is better, for latency and memory lower is better.  A contender with
+any failed round shows FAILED and the reason, never a figure.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from benchmarks.workloads import TITLES
+
+__all__ = ("Sample", "medians", "render_tables", "save_json", "save_plot")
+
+MEMORY_TITLE = "Reader memory under a flood, 4 KiB messages read slowly (RSS growth, child process)"
+
+
+@dataclass
+class Sample:
+    """One timed run of one contender."""
+
+    loop: str
+    workload: str
+    case: str
+    contender: str
+    round: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+
+#: (metric key, column heading, better) per workload; better is "higher" or "lower".
+_METRICS: dict[str, list[tuple[str, str, str]]] = {
+    "rtt": [("p50_us", "p50 µs", "lower"), ("p99_us", "p99 µs", "lower")],
+    "pubsub": [("rate", "deliveries/s", "higher")],
+    "memory": [("rss_growth_mb", "RSS growth MB", "lower")],
+}
+_THROUGHPUT = [("rate", "msg/s", "higher")]
+
+
+def _fmt(value: float, key: str) -> str:
+    if key == "rate":
+        return f"{value:,.0f}"
+    return f"{value:,.1f}"
+
+
+def _ratio(value: float | None, base: float | None) -> str:
+    if value is None or not base:
+        return "—"
+    return f"{value / base:.2f}"
+
+
+def _group(samples: Iterable[Sample]) -> dict[tuple[str, str, str], dict[str, list[Sample]]]:
+    """(workload, loop, case) -> contender -> samples, keeping first-seen order."""
+    groups: dict[tuple[str, str, str], dict[str, list[Sample]]] = {}
+    for sample in samples:
+        key = (sample.workload, sample.loop, sample.case)
+        groups.setdefault(key, {}).setdefault(sample.contender, []).append(sample)
+    return groups
+
+
+def medians(runs: Sequence[Sample], key: str) -> tuple[float, float, float] | None:
+    """Median, min and max of ``key`` over ``runs``; None if any run failed."""
+    if not runs or any(run.error for run in runs):
+        return None
+    values = [run.metrics[key] for run in runs]
+    return statistics.median(values), min(values), max(values)
+
+
+def _table(workload: str, title: str, samples: list[Sample]) -> list[str]:
+    metrics = _METRICS.get(workload, _THROUGHPUT)
+    header = ["loop", "case", "contender"]
+    for _, heading, better in metrics:
+        arrow = "↑" if better == "higher" else "↓"
+        header += [f"{heading} {arrow}", "min-max", "x raw", "x blocking"]
+    header.append("runs")
+    rows: list[list[str]] = []
+    failures: list[str] = []
+    for (_, loop, case), by_contender in _group(samples).items():
+        for name, runs in by_contender.items():
+            row = [loop, case, name]
+            for key, _, _ in metrics:
+                own = medians(runs, key)
+                raw = medians(by_contender.get("raw", []), key)
+                blocking = medians(by_contender.get("blocking", []), key)
+                if own is None:
+                    row += ["FAILED", "", "", ""]
+                    continue
+                row += [
+                    _fmt(own[0], key),
+                    f"{_fmt(own[1], key)}-{_fmt(own[2], key)}",
+                    _ratio(own[0], raw[0] if raw else None),
+                    _ratio(own[0], blocking[0] if blocking else None),
+                ]
+            ok = sum(1 for run in runs if not run.error)
+            row.append(f"{ok}/{len(runs)}")
+            rows.append(row)
+            failures += [
+                f"{loop} {case} {name} round {run.round}: {run.error}" for run in runs if run.error
+            ]
+    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
+    numeric = set(range(3, len(header)))
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+            for i, cell in enumerate(cells)
+        ).rstrip()
+
+    out = [title, "=" * len(title), line(header), line(["-" * w for w in widths])]
+    previous = ""
+    for row in rows:
+        group = f"{row[0]}/{row[1]}"
+        if previous and group != previous:
+            out.append("")
+        previous = group
+        out.append(line(row))
+    out += [f"  FAILED: {failure}" for failure in failures]
+    return out
+
+
+def render_tables(samples: list[Sample]) -> str:
+    """One plain-text table per workload, in a fixed order."""
+    blocks: list[str] = []
+    titles = {**TITLES, "memory": MEMORY_TITLE}
+    for workload, title in titles.items():
+        chosen = [s for s in samples if s.workload == workload]
+        if chosen:
+            blocks.append("\n".join(_table(workload, title, chosen)))
+    return "\n\n".join(blocks)
+
+
+def save_json(path: str, samples: list[Sample], meta: dict[str, Any]) -> None:
+    """Write every sample, with the machine and settings, to ``path``."""
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump({"meta": meta, "samples": [asdict(s) for s in samples]}, fh, indent=1)
+
+
+def save_plot(path: str, samples: list[Sample]) -> str:
+    """Draw the ``x raw`` ratios as grouped bars (one panel per loop); return a status line."""
+    try:
+        import matplotlib  # type: ignore[import-not-found, unused-ignore]
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return (
+            f"--plot {path}: matplotlib is not installed, no chart drawn "
+            "(pip install -e '.[bench]' to get it)"
+        )
+    loops = list(dict.fromkeys(s.loop for s in samples if s.workload != "memory"))
+    contenders = [c for c in dict.fromkeys(s.contender for s in samples) if c != "raw"]
+    fig, axes = plt.subplots(len(loops), 1, figsize=(13, 4.5 * len(loops)), squeeze=False)
+    for ax, loop in zip(axes[:, 0], loops, strict=True):
+        groups = {
+            key: runs
+            for key, runs in _group(s for s in samples if s.loop == loop).items()
+            if "raw" in runs
+        }
+        labels: list[str] = []
+        ratios: dict[str, list[float]] = {c: [] for c in contenders}
+        for (workload, _, case), by_contender in groups.items():
+            if workload == "memory":
+                continue
+            key, _, better = _METRICS.get(workload, _THROUGHPUT)[0]
+            raw = medians(by_contender["raw"], key)
+            short = case.replace("peer process, ", "peer ").replace("peer process", "peer")
+            labels.append(f"{workload}\n{short}")
+            for name in contenders:
+                own = medians(by_contender.get(name, []), key)
+                value = own[0] / raw[0] if own and raw else 0.0
+                # Latency: plot raw/own so that taller is better everywhere.
+                ratios[name].append(1 / value if better == "lower" and value else value)
+        width = 0.8 / max(1, len(contenders))
+        for i, name in enumerate(contenders):
+            xs = [x + i * width for x in range(len(labels))]
+            ax.bar(xs, ratios[name], width, label=name)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))], labels, fontsize=7)
+        ax.set_ylabel("speed vs raw zmq.asyncio (x)")
+        ax.set_title(f"{loop} loop — taller is better (latency shown as raw/own)")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return f"chart saved to {path}"
