@@ -112,3 +112,24 @@ async def test_unbind_and_disconnect(make_stream: Any) -> None:
     assert info.value.errno == errno.ENOENT
     with pytest.raises(TypeError, match="endpoint"):
         await client.transport.connect(b"tcp://127.0.0.1:1")  # type: ignore[arg-type]
+
+
+async def test_unexpected_reader_failure_reaches_read(make_stream: Any) -> None:
+    """A bug-class exception inside the reader is stored and raised by read(), not lost."""
+    pull = await make_stream(zmq.PULL, bind="inproc://reader-crash")
+    peer = zmq.Context.instance().socket(zmq.PUSH)
+
+    def broken_feed(batch: object, total: int) -> None:
+        raise ZeroDivisionError("boom")
+
+    pull._feed_batch = broken_feed
+    try:
+        peer.connect("inproc://reader-crash")
+        pending = asyncio.create_task(pull.read())
+        await settle_tasks()
+        peer.send_multipart([b"x"])
+        with anyio.fail_after(5), pytest.raises(ZeroDivisionError):
+            await pending
+        assert isinstance(pull.exception(), ZeroDivisionError)
+    finally:
+        peer.close(linger=0)

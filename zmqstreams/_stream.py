@@ -102,6 +102,8 @@ class ZmqStream:
                 raise ZmqStreamClosed()
             if self._waiter is not None:
                 raise RuntimeError("read() called while another coroutine is already reading")
+            if self._tr is not None and self._tr._take_ready_now(self):
+                continue
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
@@ -266,6 +268,16 @@ class ZmqStream:
         size = message_size(msg)
         self._queue.append((size, msg))
         self._queue_size += size
+        _wake(self._waiter)
+        if not self._read_paused and self._queue_size > self._high:
+            self._set_read_paused(True)
+
+    def _feed_batch(self, batch: list[tuple[int, list[bytes]]], total: int) -> None:
+        """``feed_msg()`` for a batch of ``(size, msg)`` from the reader: one wake-up, one check."""
+        if self._closing:
+            return
+        self._queue.extend(batch)
+        self._queue_size += total
         _wake(self._waiter)
         if not self._read_paused and self._queue_size > self._high:
             self._set_read_paused(True)

@@ -26,7 +26,7 @@ import zmq.asyncio
 
 from ._errors import ZmqStreamClosed, os_error
 from ._events import SocketEvent
-from ._frames import Frames, check_message, own_frames
+from ._frames import Frames, check_message, own_frames, send_now
 from ._socket import SocketViews, ZmqSocket
 from ._watermarks import resolve_watermarks
 
@@ -47,6 +47,8 @@ _SEND_ONLY = frozenset({zmq.PUSH, zmq.PUB})
 _monitor_ids = itertools.count()
 
 _SOCKET_TYPE_NAMES = {int(t): t.name for t in zmq.SocketType}
+
+_NOBLOCK = zmq.NOBLOCK
 
 
 def _option_name(option: int) -> str:
@@ -111,6 +113,8 @@ class ZmqTransport:
         #: Runs only while messages wait in the write buffer.
         self._writer: asyncio.Task[None] | None = None
         self._writer_polling = False
+        #: A call to _rearm() is pending (coalesces the re-checks of many fast-path writes).
+        self._rearm_scheduled = False
 
         # Read side.
         self._reader: asyncio.Task[None] | None = None
@@ -163,24 +167,26 @@ class ZmqTransport:
         Raises ``TypeError`` for a malformed message (nothing of it is sent) and
         ``ZmqStreamClosed`` once the transport is closing.
         """
-        size = check_message(msg)
+        size, all_bytes = check_message(msg)
         if self._closing:
             raise ZmqStreamClosed("cannot write: the stream is closed")
         self._messages_written += 1
         self._bytes_written += size
         if not self._wbuf:
             try:
-                self._sync.send_multipart(msg, zmq.NOBLOCK)
+                send_now(self._sync, msg)
             except zmq.Again:
                 pass
             except zmq.ZMQError as exc:
                 self._fatal(exc, "write")
                 return
             else:
-                if self._reader_polling:
-                    self._async.get(zmq.EVENTS)  # the send may have eaten the reader's edge
+                if self._reader_polling and not self._rearm_scheduled:
+                    # The send may have eaten the reader's wake-up: re-check once per loop turn.
+                    self._rearm_scheduled = True
+                    self._loop.call_soon(self._rearm)
                 return
-        self._wbuf.append((size, own_frames(msg)))
+        self._wbuf.append((size, own_frames(msg, all_bytes)))
         self._wbuf_size += size
         if self._writer is None:
             self._writer = self._spawn(self._write_loop(), "writer")
@@ -382,9 +388,67 @@ class ZmqTransport:
 
     # ------------------------------------------------------------------ background tasks
 
+    def _take_ready(self, stream: ZmqStream) -> None:
+        """Move ready messages into ``stream``'s buffer without waiting.
+
+        Stops at ``EAGAIN``, after ``BATCH`` messages (so one busy socket cannot starve the
+        loop), or once the buffer is above its high watermark (the stream then pauses us).
+        Receives frames with ``copy=False`` and takes their bytes: cheaper than
+        ``recv_multipart``, which reads ``RCVMORE`` through an enum for every frame.
+        """
+        recv = self._sync.recv
+        budget = stream._high - stream._queue_size
+        batch: list[tuple[int, list[bytes]]] = []
+        total = 0
+        try:
+            while budget >= 0 and len(batch) < BATCH:
+                try:
+                    frame = recv(_NOBLOCK, copy=False)
+                except zmq.Again:
+                    break
+                except zmq.ZMQError as exc:
+                    if exc.errno == zmq.EFSM:
+                        break  # REQ/REP: nothing more to read until we send
+                    raise
+                data = frame.bytes
+                if frame.more:
+                    msg = [data]
+                    size = len(data)
+                    while frame.more:
+                        frame = recv(_NOBLOCK, copy=False)
+                        data = frame.bytes
+                        msg.append(data)
+                        size += len(data)
+                    size = size or 1
+                else:
+                    msg = [data]
+                    size = len(data) or 1
+                batch.append((size, msg))
+                total += size
+                budget -= size
+        finally:
+            if batch:
+                stream._feed_batch(batch, total)
+
+    def _take_ready_now(self, stream: ZmqStream) -> bool:
+        """``read()`` found the buffer empty: take what is ready at once, without a task hop.
+
+        Returns whether anything was taken.  Safe to cancel around (nothing is awaited), and
+        it re-arms pyzmq since a synchronous receive may consume a wake-up.
+        """
+        if self._reader is None or self._closing or self._paused_by_user:
+            return False
+        try:
+            self._take_ready(stream)
+        except zmq.ZMQError as exc:
+            self._fatal(exc, "read")
+            return False
+        if self._reader_polling or self._writer_polling:
+            self._async.get(zmq.EVENTS)
+        return bool(stream._queue)
+
     async def _read_loop(self) -> None:
         poll = _readiness(self._async, zmq.POLLIN)
-        recv = self._sync.recv_multipart
         allowed = self._reading_allowed
         try:
             while True:
@@ -399,30 +463,18 @@ class ZmqTransport:
                 stream = self._stream_ref()
                 if stream is None:
                     return
-                feed = stream.feed_msg
-                for _ in range(BATCH):
-                    try:
-                        frames = recv(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    except zmq.ZMQError as exc:
-                        if exc.errno == zmq.EFSM:
-                            break  # REQ/REP: nothing more to read until we send
-                        raise
-                    feed(frames)
-                    if not allowed.is_set():
-                        break
-                del stream, feed
+                self._take_ready(stream)
+                del stream
                 if self._writer_polling:
                     self._async.get(zmq.EVENTS)
         except asyncio.CancelledError:
             self._on_cancelled()
-        except zmq.ZMQError as exc:
+        except Exception as exc:
             self._fatal(exc, "read")
 
     async def _write_loop(self) -> None:
         poll = _readiness(self._async, zmq.POLLOUT)
-        send = self._sync.send_multipart
+        sock = self._sync
         buf = self._wbuf
         try:
             while buf:
@@ -436,7 +488,7 @@ class ZmqTransport:
                         break
                     size, frames = buf[0]
                     try:
-                        send(frames, zmq.NOBLOCK)
+                        send_now(sock, frames)
                     except zmq.Again:
                         break
                     buf.popleft()
@@ -446,7 +498,7 @@ class ZmqTransport:
                     self._async.get(zmq.EVENTS)
         except asyncio.CancelledError:
             self._on_cancelled()
-        except zmq.ZMQError as exc:
+        except Exception as exc:
             self._fatal(exc, "write")
         finally:
             self._writer = None
@@ -492,7 +544,8 @@ class ZmqTransport:
 
     def _rearm(self) -> None:
         """Make pyzmq re-check readiness after a synchronous call that may have eaten an edge."""
-        if (self._reader_polling or self._writer_polling) and not self._views.closed:
+        self._rearm_scheduled = False
+        if (self._reader_polling or self._writer_polling) and not self._closed:
             self._async.get(zmq.EVENTS)
 
     def _endpoint_call(
@@ -544,16 +597,24 @@ class ZmqTransport:
         self._write_paused = False
         self._wake_drain_waiters(ConnectionResetError("the stream closed before the flush"))
 
-    def _fatal(self, exc: zmq.ZMQError, action: str) -> None:
-        """A socket error: store it on the stream as OSError and close without flushing."""
+    def _fatal(self, exc: Exception, action: str) -> None:
+        """A socket error: store it on the stream as OSError and close without flushing.
+
+        Any other exception in a background task is stored as it is (and logged), so that
+        ``read()`` raises it instead of waiting for a reader that is gone.
+        """
         if self._closing:
             return
-        error = os_error(exc, action)
-        logger.debug("fatal %s error on %r: %s", action, self, error)
+        if isinstance(exc, zmq.ZMQError):
+            error: Exception = os_error(exc, action)
+            logger.debug("fatal %s error on %r: %s", action, self, error)
+        else:
+            error = exc
+            logger.error("unexpected %s error on %r", action, self, exc_info=exc)
         self._wake_drain_waiters(error)
         self._shutdown(error, flush=False, linger=None)
 
-    def _shutdown(self, error: OSError | None, *, flush: bool, linger: int | None = 0) -> None:
+    def _shutdown(self, error: Exception | None, *, flush: bool, linger: int | None = 0) -> None:
         if self._closing:
             return
         self._closing = True
