@@ -124,6 +124,8 @@ class ZmqTransport:
         #: Set while reading is allowed; the reader waits on it when paused.
         self._reading_allowed = asyncio.Event()
         self._reading_allowed.set()
+        #: read() may take ready messages itself once per loop turn (see _take_ready_now).
+        self._inline_allowed = True
 
         # Monitor.
         self._monitor: SocketViews | None = None
@@ -434,10 +436,15 @@ class ZmqTransport:
         """``read()`` found the buffer empty: take what is ready at once, without a task hop.
 
         Returns whether anything was taken.  Safe to cancel around (nothing is awaited), and
-        it re-arms pyzmq since a synchronous receive may consume a wake-up.
+        it re-arms pyzmq since a synchronous receive may consume a wake-up.  At most once per
+        loop turn: a consumer of a flood must still yield, or it would starve the loop.
         """
-        if self._reader is None or self._closing or self._paused_by_user:
+        if not self._inline_allowed or self._reader is None or self._closing:
             return False
+        if self._paused_by_user:
+            return False
+        self._inline_allowed = False
+        self._loop.call_soon(self._allow_inline)
         try:
             self._take_ready(stream)
         except zmq.ZMQError as exc:
@@ -446,6 +453,9 @@ class ZmqTransport:
         if self._reader_polling or self._writer_polling:
             self._async.get(zmq.EVENTS)
         return bool(stream._queue)
+
+    def _allow_inline(self) -> None:
+        self._inline_allowed = True
 
     async def _read_loop(self) -> None:
         poll = _readiness(self._async, zmq.POLLIN)
