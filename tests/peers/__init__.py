@@ -1,0 +1,1 @@
+"""Child-process programs that tests run as real ZeroMQ peers (plain pyzmq, no zmqstreams)."""

@@ -1,0 +1,510 @@
+"""Hypothesis stateful fuzzing of the public stream API against a model of the stream.
+
+Each example opens a sender and a receiver stream (PAIR or PUSH/PULL, over inproc or tcp, on
+asyncio or uvloop) in a fresh ``asyncio.Runner`` and drives random sequences of write, read,
+drain, pause/resume, watermark changes, feed_* calls, a pending read that gets cancelled, close
+and abort.  Checked throughout: every message ``write()`` accepted arrives exactly once and in
+order (all of them, unless ``abort()`` was called or the receiver was closed), fed messages come
+out in order, only documented exceptions escape; and at the end nothing is left behind (tasks,
+fds, loop errors).  ``ZMQSTREAMS_FUZZ_EXAMPLES`` sets the number of examples (CI default 200).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import hypothesis.strategies as st
+import pytest
+import uvloop
+import zmq
+from _helpers_proc import open_fds
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+import zmqstreams
+from zmqstreams._watermarks import DEFAULT_HIGH
+
+EXAMPLES = int(os.environ.get("ZMQSTREAMS_FUZZ_EXAMPLES", "200"))
+STEPS = int(os.environ.get("ZMQSTREAMS_FUZZ_STEPS", "30"))
+#: ZMQSTREAMS_FUZZ_SHRINK=0 reports the first failing example as found (a quick yes/no).
+SHRINK = os.environ.get("ZMQSTREAMS_FUZZ_SHRINK", "1") != "0"
+#: LINGER of the sender, in ms: a closed sender may keep its socket (and fd) this long.
+SENDER_LINGER = 3000
+
+PATTERNS = {"PAIR": (zmq.PAIR, zmq.PAIR), "PUSH/PULL": (zmq.PUSH, zmq.PULL)}
+SETUPS = [
+    (pattern, transport, loop)
+    for pattern in PATTERNS
+    for transport in ("inproc", "tcp")
+    for loop in ("asyncio", "uvloop")
+]
+
+#: How a frame is passed to write(): bytes as is, or a caller-owned buffer mutated afterwards.
+frame_kinds = st.sampled_from(["bytes", "bytearray", "memoryview"])
+payloads = st.binary(max_size=3000)
+limits = st.one_of(st.none(), st.integers(min_value=-1, max_value=200_000))
+
+
+def _valid_limits(high: int | None, low: int | None) -> bool:
+    """The documented rules of set_*_buffer_limits (see resolve_watermarks)."""
+    if high is None:
+        high = DEFAULT_HIGH if low is None else 4 * low
+    if low is None:
+        low = high // 4
+    return low >= 0 and high >= low
+
+
+class StreamMachine(RuleBasedStateMachine):
+    """A sender and a receiver stream, and the model of what the receiver may return."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runner: asyncio.Runner | None = None
+        self.errors: list[dict[str, Any]] = []
+        self.fds0 = open_fds()
+        #: Messages write() accepted, in order; received must always be a prefix of it.
+        self.written: list[list[bytes]] = []
+        self.received: list[list[bytes]] = []
+        #: Messages given to feed_msg() while the receiver was open, and how many were read.
+        self.fed: list[list[bytes]] = []
+        self.fed_read = 0
+        self.events: deque[zmqstreams.SocketEvent] = deque(maxlen=100)
+        self.pending: asyncio.Task[None] | None = None
+        self.tx_closed = False
+        self.aborted = False
+        self.rx_closed = False
+        self.rx_feed_closed = False
+        self.user_paused = False
+        self.seq = 0
+
+    # ------------------------------------------------------------------ plumbing
+
+    def run(self, make: Callable[[], Coroutine[Any, Any, Any]], turns: int = 3) -> Any:
+        """Run one coroutine on this example's loop, then let the background tasks move."""
+        assert self.runner is not None
+
+        async def step() -> Any:
+            result = await make()
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            return result
+
+        return self.runner.run(step())
+
+    def record(self, msg: list[bytes]) -> None:
+        """Check one message the receiver returned against the model."""
+        if msg[0].startswith(b"fed"):
+            assert self.fed_read < len(self.fed), f"unexpected fed message {msg[0]!r}"
+            assert msg == self.fed[self.fed_read], "fed messages out of order"
+            self.fed_read += 1
+            return
+        index = len(self.received)
+        assert index < len(self.written), f"received more than written: {msg[0]!r}"
+        assert msg == self.written[index], (
+            f"message {index}: got {msg[0]!r}, expected {self.written[index][0]!r}"
+        )
+        self.received.append(msg)
+
+    @property
+    def rx_done(self) -> bool:
+        """True once the receiver can return nothing more from the socket."""
+        return self.rx_closed or self.rx_feed_closed
+
+    # ------------------------------------------------------------------ set-up
+
+    @initialize(setup=st.sampled_from(SETUPS), hwm=st.sampled_from([1, 2, 1000]))
+    def open_streams(self, setup: tuple[str, str, str], hwm: int) -> None:
+        """Open the pair; a small ZeroMQ HWM makes the streams' own buffers do the work."""
+        pattern, transport, loop = setup
+        self.runner = asyncio.Runner(
+            loop_factory=uvloop.new_event_loop if loop == "uvloop" else None
+        )
+        self.runner.get_loop().set_exception_handler(lambda _l, c: self.errors.append(c))
+        tx_type, rx_type = PATTERNS[pattern]
+        endpoint = (
+            f"inproc://fuzz-{os.getpid()}-{id(self)}"
+            if transport == "inproc"
+            else "tcp://127.0.0.1:*"
+        )
+
+        async def make() -> None:
+            self.rx = await zmqstreams.create_zmq_stream(rx_type)
+            assert self.rx.transport is not None
+            self.rx.transport.setsockopt(zmq.RCVHWM, hwm)
+            address = await self.rx.transport.bind(endpoint)
+            self.tx = await zmqstreams.create_zmq_stream(tx_type)
+            assert self.tx.transport is not None
+            self.tx.transport.setsockopt(zmq.SNDHWM, hwm)
+            # Longer than any example's pauses: every accepted message must arrive.
+            self.tx.transport.setsockopt(zmq.LINGER, SENDER_LINGER)
+            await self.tx.transport.connect(address)
+
+        self.run(make)
+
+    # ------------------------------------------------------------------ writing
+
+    @rule(
+        frames=st.lists(st.tuples(frame_kinds, payloads), max_size=3),
+        malformed=st.sampled_from([None, None, None, None, "empty", "str", "not-a-list"]),
+        as_tuple=st.booleans(),
+    )
+    def write(self, frames: list[tuple[str, bytes]], malformed: str | None, as_tuple: bool) -> None:
+        tag = b"msg%06d" % self.seq
+        msg: Any = [tag]
+        owned: list[bytearray] = []
+        for kind, data in frames:
+            if kind == "bytes":
+                msg.append(data)
+            else:
+                buffer = bytearray(data)
+                owned.append(buffer)
+                msg.append(buffer if kind == "bytearray" else memoryview(buffer))
+        expected = [tag, *(bytes(f) for f in msg[1:])]
+        if malformed == "empty":
+            msg = []
+        elif malformed == "str":
+            msg.append("not bytes")
+        elif malformed == "not-a-list":
+            msg = tag
+        elif as_tuple:
+            msg = tuple(msg)
+
+        async def go() -> BaseException | None:
+            # In the model first: a pending read() may return it before write() returns.
+            self.written.append(expected)
+            try:
+                self.tx.write(msg)
+            except (TypeError, zmqstreams.ZmqStreamClosed) as exc:
+                self.written.pop()
+                return exc
+            for buffer in owned:  # the caller may reuse its buffers at once
+                buffer[:] = b"X" * len(buffer)
+            return None
+
+        error = self.run(go)
+        if malformed is not None:
+            assert isinstance(error, TypeError), repr(error)
+        elif self.tx_closed:
+            assert isinstance(error, zmqstreams.ZmqStreamClosed), repr(error)
+        else:
+            assert error is None, repr(error)
+            self.seq += 1
+
+    @rule(timeout=st.sampled_from([0, 0.005, 0.02]))
+    def drain(self, timeout: float) -> None:
+        async def go() -> BaseException | None:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self.tx.drain()
+            except (TimeoutError, ConnectionResetError) as exc:
+                return exc
+            return None
+
+        error = self.run(go)
+        if self.tx_closed:
+            assert isinstance(error, ConnectionResetError), repr(error)
+        else:
+            assert error is None or isinstance(error, TimeoutError), repr(error)
+
+    @precondition(lambda self: not self.tx_closed)
+    @rule(high=limits, low=limits)
+    def set_write_limits(self, high: int | None, low: int | None) -> None:
+        transport = self.tx.transport
+        assert transport is not None
+        if _valid_limits(high, low):
+            transport.set_write_buffer_limits(high, low)
+        else:
+            with pytest.raises(ValueError, match="watermark"):
+                transport.set_write_buffer_limits(high, low)
+
+    @precondition(lambda self: not self.tx_closed)
+    @rule(abort=st.booleans())
+    def close_sender(self, abort: bool) -> None:
+        async def go() -> None:
+            if self.rx_done:
+                # Nobody will read: flushing could only keep the socket (and its fd) for LINGER.
+                assert self.tx.transport is not None
+                self.tx.transport.setsockopt(zmq.LINGER, 0)
+            if abort:
+                assert self.tx.transport is not None
+                self.tx.transport.abort()
+            else:
+                self.tx.close()
+            self.tx.close()  # idempotent
+
+        self.run(go)
+        self.tx_closed = True
+        self.aborted = self.aborted or abort
+
+    # ------------------------------------------------------------------ reading
+
+    @rule(timeout=st.sampled_from([0, 0.005, 0.02]))
+    def read(self, timeout: float) -> None:
+        async def go() -> BaseException | None:
+            try:
+                async with asyncio.timeout(timeout):
+                    msg = await self.rx.read()
+                self.record(msg)
+            except (TimeoutError, zmqstreams.ZmqStreamClosed, RuntimeError) as exc:
+                return exc
+            return None
+
+        error = self.run(go)
+        if isinstance(error, RuntimeError):
+            assert self.pending is not None, repr(error)
+            assert not self.pending.done(), repr(error)
+            assert "already reading" in str(error)
+        elif isinstance(error, zmqstreams.ZmqStreamClosed):
+            assert self.rx_done, "read() raised ZmqStreamClosed on an open stream"
+        elif isinstance(error, TimeoutError):
+            # A closing stream never waits: it returns what it buffered, then raises.
+            assert not self.rx_done, "read() waited on a closed stream"
+
+    @precondition(lambda self: self.pending is None)
+    @rule()
+    def start_pending_read(self) -> None:
+        async def reader() -> None:
+            msg = await self.rx.read()
+            self.record(msg)  # in the same step as the pop: recorded in read order
+
+        async def go() -> None:
+            self.pending = asyncio.get_running_loop().create_task(reader())
+
+        self.run(go)
+
+    @precondition(lambda self: self.pending is not None)
+    @rule()
+    def cancel_pending_read(self) -> None:
+        pending = self.pending
+        assert pending is not None
+        self.pending = None
+
+        async def go() -> BaseException | None:
+            pending.cancel()
+            try:
+                await pending
+            except (asyncio.CancelledError, zmqstreams.ZmqStreamClosed) as exc:
+                return exc
+            return None
+
+        error = self.run(go)
+        if isinstance(error, zmqstreams.ZmqStreamClosed):
+            assert self.rx_done
+
+    @precondition(lambda self: not self.rx_done)  # stream.transport is None once closing
+    @rule(pause=st.booleans())
+    def pause_or_resume(self, pause: bool) -> None:
+        transport = self.rx.transport
+        assert transport is not None
+        if pause:
+            transport.pause_reading()
+        else:
+            transport.resume_reading()
+        self.user_paused = pause
+
+    @rule(high=limits, low=limits)
+    def set_read_limits(self, high: int | None, low: int | None) -> None:
+        if _valid_limits(high, low):
+            self.rx.set_read_buffer_limits(high, low)
+        else:
+            with pytest.raises(ValueError, match="watermark"):
+                self.rx.set_read_buffer_limits(high, low)
+
+    @rule(extra=st.lists(st.binary(max_size=50), max_size=2))
+    def feed_msg(self, extra: list[bytes]) -> None:
+        msg = [b"fed%06d" % len(self.fed), *extra]
+        if not self.rx_done:  # in the model first: a pending read() may return it at once
+            self.fed.append(msg)
+        self.run(lambda: _call(self.rx.feed_msg, msg))
+
+    @rule(value=st.integers(min_value=0, max_value=2**31 - 1))
+    def feed_event(self, value: int) -> None:
+        event = zmqstreams.SocketEvent(zmq.Event.CONNECTED, value, "fuzz://")
+        self.run(lambda: _call(self.rx.feed_event, event))
+        if not self.rx_done:
+            self.events.append(event)
+
+    @rule()
+    def read_event(self) -> None:
+        async def go() -> zmqstreams.SocketEvent | BaseException:
+            try:
+                async with asyncio.timeout(0.005):
+                    return await self.rx.read_event()
+            except (TimeoutError, zmqstreams.ZmqStreamClosed) as exc:
+                return exc
+
+        got = self.run(go)
+        if isinstance(got, zmqstreams.SocketEvent):
+            assert self.events
+            assert got == self.events.popleft()
+        elif isinstance(got, zmqstreams.ZmqStreamClosed):
+            assert self.rx_done
+        else:
+            assert not self.events
+            assert not self.rx_done, "read_event() waited on a closed stream"
+
+    @precondition(lambda self: self.pending is None and not self.rx_done)
+    @rule(extra=st.lists(st.binary(max_size=50), max_size=2))
+    def cancel_woken_read(self, extra: list[bytes]) -> None:
+        """Cancel a read() that a message woke but that has not run yet: nothing is lost."""
+        msg = [b"fed%06d" % len(self.fed), *extra]
+
+        async def reader() -> None:
+            self.record(await self.rx.read())
+
+        async def go() -> None:
+            task = asyncio.get_running_loop().create_task(reader())
+            for _ in range(3):
+                await asyncio.sleep(0)
+            if not task.done():  # it is waiting (nothing was buffered)
+                self.fed.append(msg)
+                self.rx.feed_msg(msg)
+                task.cancel()  # in the same step: the woken read() has not resumed yet
+            await asyncio.wait([task])
+            if not task.cancelled():
+                assert task.exception() is None, repr(task.exception())
+
+        self.run(go)
+
+    @rule(
+        count=st.integers(min_value=1, max_value=40),
+        size=st.integers(0, 20_000),
+        kind=frame_kinds,
+    )
+    def write_burst(self, count: int, size: int, kind: str) -> None:
+        """Many writes without draining: fills ZeroMQ's queue, then the stream's buffer."""
+
+        async def go() -> BaseException | None:
+            for _ in range(count):
+                tag = b"msg%06d" % self.seq
+                payload = bytearray(tag * (size // 9 + 1))[:size]
+                frame: Any = bytes(payload) if kind == "bytes" else payload
+                if kind == "memoryview":
+                    frame = memoryview(payload)
+                self.written.append([tag, bytes(payload)])
+                try:
+                    self.tx.write([tag, frame])
+                except zmqstreams.ZmqStreamClosed as exc:
+                    self.written.pop()
+                    return exc
+                payload[:] = b"X" * size  # the caller reuses its buffer at once
+                self.seq += 1
+            return None
+
+        error = self.run(go)
+        assert (error is not None) == self.tx_closed, repr(error)
+
+    @precondition(lambda self: not self.rx_done)
+    @rule()
+    def feed_closing(self) -> None:
+        self.run(lambda: _call(self.rx.feed_closing))
+        self.rx_feed_closed = True
+
+    @precondition(lambda self: not self.rx_closed)
+    @rule()
+    def close_receiver(self) -> None:
+        self.run(lambda: _call(self.rx.close))
+        self.rx_closed = True
+        self.events.clear()
+
+    @rule()
+    def let_time_pass(self) -> None:
+        self.run(lambda: asyncio.sleep(0.002))
+
+    # ------------------------------------------------------------------ checks
+
+    @invariant()
+    def no_stored_error(self) -> None:
+        if self.runner is not None:
+            assert self.tx.exception() is None
+            assert self.rx.exception() is None
+            assert not self.errors, self.errors
+
+    def teardown(self) -> None:
+        if self.runner is None:
+            return
+        try:
+            self.run(self._finish, turns=0)
+            loop = self.runner.get_loop()
+            assert not asyncio.all_tasks(loop), asyncio.all_tasks(loop)
+            assert not self.errors, self.errors
+        finally:
+            self.runner.close()
+        gc.collect()
+        deadline = time.monotonic() + 5
+        while open_fds() > self.fds0 and time.monotonic() < deadline:
+            time.sleep(0.005)  # libzmq's reaper thread closes the fds: no event to await
+        assert open_fds() <= self.fds0, f"fds {self.fds0} -> {open_fds()}: {_fd_targets()}"
+
+    async def _finish(self) -> None:
+        if self.pending is not None:
+            self.pending.cancel()
+            await asyncio.wait([self.pending])
+            self.pending = None
+        if not self.rx_done:
+            transport = self.rx.transport
+            assert transport is not None
+            transport.resume_reading()
+            self.rx.set_read_buffer_limits()
+            self.tx.close()
+            async with asyncio.timeout(2):
+                while len(self.received) < len(self.written) and not self.aborted:
+                    self.record(await self.rx.read())
+                while self.fed_read < len(self.fed):
+                    self.record(await self.rx.read())
+            if not self.aborted:
+                assert self.received == self.written
+        else:
+            # Nobody will read what the sender still holds: drop it rather than linger 30 s.
+            # (After close(), the transport is only reachable privately.)
+            assert self.tx._tr is not None
+            self.tx._tr.abort()
+        self.tx.close()
+        self.rx.close()
+        async with asyncio.timeout(3):
+            await self.tx.wait_closed()
+            await self.rx.wait_closed()
+
+
+def _fd_targets() -> list[str]:
+    targets = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            targets.append(os.readlink(f"/proc/self/fd/{fd}"))
+    return sorted(targets)
+
+
+async def _call(function: Callable[..., Any], *args: Any) -> None:
+    function(*args)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_stream_api_against_model() -> None:
+    """Random API call sequences keep every accepted message, in order, and leak nothing."""
+    # libuv opens a process-wide signal pipe with its first loop: not a leak of an example.
+    uvloop.new_event_loop().close()
+    run_state_machine_as_test(
+        StreamMachine,
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=STEPS,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+            phases=list(Phase) if SHRINK else [p for p in Phase if p is not Phase.shrink],
+        ),
+    )
