@@ -275,14 +275,7 @@ async def test_closed_stream_collected_emits_no_warning() -> None:
     [
         "created",
         "zmq_sock-async",
-        pytest.param(
-            "zmq_sock-sync",
-            marks=pytest.mark.xfail(
-                reason="library bug: closing a user-supplied sync zmq.Socket never wakes the "
-                "reader's poll on the zmq.asyncio shadow, so read() hangs",
-                strict=True,
-            ),
-        ),
+        "zmq_sock-sync",
     ],
 )
 async def test_user_closes_socket_under_pending_read(origin: str) -> None:

@@ -45,7 +45,9 @@ async def create_zmq_stream(
 
     Every ``bind`` endpoint is bound and every ``connect`` endpoint connected before this
     returns.  If one fails, the socket is closed and an ``OSError`` with the ZeroMQ errno is
-    raised.  ``high_read``/``low_read`` and ``high_write``/``low_write`` are watermarks in bytes;
+    raised.  Sockets created here get LINGER = 1000 ms; a ``zmq_sock`` keeps its own LINGER
+    (libzmq's default, -1, lets ``wait_closed()`` wait forever for undeliverable data).
+    ``high_read``/``low_read`` and ``high_write``/``low_write`` are watermarks in bytes;
     ``events_backlog`` caps unread monitor events (``None``: no cap).  ``loop`` is accepted for
     aiozmq compatibility; the running loop is always used.
 

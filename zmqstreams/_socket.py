@@ -48,15 +48,24 @@ class SocketViews:
         """Start libzmq's monitor on ``addr`` and return the views of the connected PAIR."""
         return SocketViews(self.owner.get_monitor_socket(events, addr))
 
+    @property
+    def owner_is_async(self) -> bool:
+        """False when the handle belongs to a caller's synchronous socket.
+
+        Closing such a socket cancels nothing on our async wrapper, so whoever waits on the
+        wrapper must re-check ``closed`` now and then.
+        """
+        return self.owner is self.async_sock
+
     def close(self, linger: int | None = None) -> None:
         """Unregister from the loop, then close the handle once, through its owner."""
-        if self.owner.closed:
-            return
         if self.owner is not self.async_sock:
             # Closing the non-owning async wrapper would free the handle under the owner's
-            # feet; drop only the wrapper's loop registration.
+            # feet; drop only the wrapper's loop registration (even if the owner was closed
+            # behind our back, so a reused fd number is not confused with this one).
             self.async_sock._clear_io_state()  # type: ignore[no-untyped-call]
-        self.owner.close(linger=linger)
+        if not self.owner.closed:
+            self.owner.close(linger=linger)
 
 
 def open_socket(zmq_type: int, zmq_sock: ZmqSocket | None) -> SocketViews:

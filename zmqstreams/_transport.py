@@ -40,6 +40,9 @@ logger = logging.getLogger("zmqstreams")
 #: Messages taken from (or given to) the socket per wake-up before yielding to the loop.
 BATCH = 256
 
+#: How often (ms) the reader re-checks that a caller's synchronous socket is still open.
+_SYNC_OWNER_RECHECK_MS = 200
+
 #: Socket types that cannot receive: their streams never start a reader.
 _SEND_ONLY = frozenset({zmq.PUSH, zmq.PUB})
 
@@ -59,8 +62,10 @@ def _option_name(option: int) -> str:
         return str(option)
 
 
-def _readiness(sock: zmq.asyncio.Socket, flag: int) -> Callable[[], Awaitable[Any]]:
+def _readiness(sock: zmq.asyncio.Socket, flag: int) -> Callable[..., Awaitable[Any]]:
     """Return a function whose awaitable ends when ``sock`` is ready for ``flag``.
+
+    It takes an optional timeout in ms, after which it ends anyway.
 
     A ``zmq.asyncio.Poller`` kept for the task's lifetime: it consumes nothing (cancelling its
     wait is always safe) and costs one future less per wait than ``Socket.poll()``.
@@ -460,6 +465,8 @@ class ZmqTransport:
     async def _read_loop(self) -> None:
         poll = _readiness(self._async, zmq.POLLIN)
         allowed = self._reading_allowed
+        # A caller's synchronous socket can be closed without waking our wrapper's poll.
+        recheck = None if self._views.owner_is_async else _SYNC_OWNER_RECHECK_MS
         try:
             while True:
                 if not allowed.is_set():
@@ -467,9 +474,12 @@ class ZmqTransport:
                     continue
                 self._reader_polling = True
                 try:
-                    await poll()
+                    await poll(recheck)
                 finally:
                     self._reader_polling = False
+                if recheck is not None and self._views.closed:
+                    self._shutdown(None, flush=False)
+                    return
                 stream = self._stream_ref()
                 if stream is None:
                     return
