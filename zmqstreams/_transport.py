@@ -1,10 +1,13 @@
 """ZmqTransport: owns one ZeroMQ socket and the background tasks that move its messages.
 
-Receiving: a reader task awaits readiness (``poll``, which consumes nothing, so cancelling it
-loses nothing) and then takes every ready message with non-blocking receives, up to a batch cap,
-into the stream's buffer.  Sending: ``write()`` sends at once without awaiting while the socket
-can take it; on ``EAGAIN`` it buffers a copy and a writer task, which exists only while the
-buffer is non-empty, sends the rest in order when the socket is writable.
+Receiving: a reader task awaits readiness (a ``zmq.asyncio.Poller``, which consumes nothing, so
+cancelling it loses nothing) and then takes every ready message with non-blocking receives, up
+to a batch cap, into the stream's buffer; ``read()`` on an empty buffer may do the same itself,
+once per loop turn, to save the task hop.
+
+Sending: ``write()`` sends at once without awaiting while the socket can take it; on ``EAGAIN``
+it buffers a copy and a writer task, which exists only while the buffer is non-empty, sends the
+rest in order when the socket is writable.
 
 ZeroMQ's fd is edge-triggered: a synchronous send, receive or ``EVENTS`` read can consume the
 wake-up that a pending ``poll`` waits for.  After such operations we read ``EVENTS`` through the
@@ -446,7 +449,7 @@ class ZmqTransport:
         """
         if not self._inline_allowed or self._reader is None or self._closing:
             return False
-        if self._paused_by_user:
+        if self._paused_by_user:  # pause_reading() means: take nothing from the socket
             return False
         self._inline_allowed = False
         self._loop.call_soon(self._allow_inline)
