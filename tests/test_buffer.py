@@ -237,3 +237,59 @@ async def test_dropped_events_are_logged(caplog: pytest.LogCaptureFixture) -> No
         for i in range(5):
             stream.feed_event(SocketEvent(zmq.Event.CONNECTED, i, "e"))
     assert len([r for r in caplog.records if "dropped" in r.message]) == 1
+
+
+class RecordingTransport:
+    """A transport that is not a ZmqTransport: the stream must use only its public methods."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.written: list[object] = []
+        self.closing = False
+
+    def write(self, msg: object) -> None:
+        self.written.append(msg)
+
+    def pause_reading(self) -> None:
+        self.calls.append("pause")
+
+    def resume_reading(self) -> None:
+        self.calls.append("resume")
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+        self.calls.append("close")
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return {"zmq_type": zmq.PAIR}.get(name, default)
+
+
+async def test_foreign_transport_is_driven_by_public_methods() -> None:
+    """set_transport() with another transport: watermarks use pause/resume_reading()."""
+    stream = ZmqStream(high=10, low=5)
+    transport = RecordingTransport()
+    stream.set_transport(transport)
+    assert stream.transport is transport
+    for _ in range(3):
+        stream.feed_msg([b"x" * 6])
+    assert transport.calls == ["pause"]
+    with anyio.fail_after(1):
+        await stream.read()
+        await stream.read()  # 6 bytes left: still above low
+        assert transport.calls == ["pause"]
+        assert await stream.read() == [b"x" * 6]  # empty: at or below low
+        assert transport.calls == ["pause", "resume"]
+        pending = asyncio.create_task(stream.read())
+        await settle_tasks()
+        assert not pending.done()  # waits; never spins on the foreign transport
+        stream.feed_msg([b"late"])
+        assert await pending == [b"late"]
+    stream.write([b"out"])
+    assert transport.written == [[b"out"]]
+    await stream.drain()
+    assert stream.get_extra_info("zmq_type") == zmq.PAIR
+    stream.close()
+    assert transport.calls[-1] == "close"

@@ -7,7 +7,7 @@ import logging
 import warnings
 from collections import deque
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from ._errors import ZmqStreamClosed
 from ._events import SocketEvent
@@ -51,7 +51,10 @@ class ZmqStream:
         # ``loop`` is accepted for aiozmq compatibility; the running loop is always used.
         self._high, self._low = resolve_watermarks(high, low, "read")
         #: The transport, set once by set_transport(); kept after close for wait_closed().
-        self._tr: ZmqTransport | None = None
+        self._tr: Any = None
+        #: The same transport when it is a ZmqTransport, whose private hooks we may use; any
+        #: other transport given to set_transport() is driven through its public methods only.
+        self._ztr: ZmqTransport | None = None
         #: Unread messages with their watermark sizes, oldest first.
         self._queue: deque[tuple[int, list[bytes]]] = deque()
         self._queue_size = 0
@@ -73,20 +76,21 @@ class ZmqStream:
         return f"<ZmqStream {state} buffered={len(self._queue)} transport={self._tr!r}>"
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
-        transport: ZmqTransport | None = getattr(self, "_tr", None)  # None if __init__ failed
+        transport: Any = getattr(self, "_tr", None)  # None if __init__ failed
         if transport is not None and not transport.is_closing():
             _warn(f"unclosed stream {self!r}", ResourceWarning, source=self, stacklevel=2)
             try:
                 transport.abort()
             except RuntimeError:  # the event loop is already closed
-                transport._release(0)
+                if self._ztr is not None:
+                    self._ztr._release(0)
 
     # ------------------------------------------------------------------ public API
 
     @property
     def transport(self) -> ZmqTransport | None:
         """The ``ZmqTransport`` of this stream; ``None`` once the stream is closed."""
-        return None if self._closing else self._tr
+        return None if self._closing else cast("ZmqTransport | None", self._tr)
 
     async def read(self) -> list[bytes]:
         """Return the next message as a list of frames.
@@ -102,7 +106,7 @@ class ZmqStream:
                 raise ZmqStreamClosed()
             if self._waiter is not None:
                 raise RuntimeError("read() called while another coroutine is already reading")
-            if self._tr is not None and self._tr._take_ready_now(self):
+            if self._ztr is not None and self._ztr._take_ready_now(self):
                 continue
             self._waiter = asyncio.get_running_loop().create_future()
             try:
@@ -136,10 +140,10 @@ class ZmqStream:
         """
         if self._exception is not None:
             raise self._exception
-        transport = self._tr
-        if transport is None or self._closing:
+        if self._tr is None or self._closing:
             raise ConnectionResetError("Connection lost: the stream is closed")
-        await transport._drain_helper()
+        if self._ztr is not None:
+            await self._ztr._drain_helper()
 
     async def read_event(self) -> SocketEvent:
         """Return the next monitor event (see ``transport.enable_monitor()``).
@@ -171,13 +175,13 @@ class ZmqStream:
         """
         if self._tr is not None:
             self._tr.close()
-        else:
-            self.feed_closing()
+        if self._ztr is None:  # a ZmqTransport closes us itself; anything else cannot
+            self._transport_closed()
 
     async def wait_closed(self) -> None:
         """Wait until the socket is closed and the stream's tasks have ended."""
-        if self._tr is not None:
-            await self._tr.wait_closed()
+        if self._ztr is not None:
+            await self._ztr.wait_closed()
 
     def at_closing(self) -> bool:
         """True if ``feed_closing()`` was called and the buffer is empty."""
@@ -195,7 +199,7 @@ class ZmqStream:
 
     def statistics(self) -> StreamStatistics:
         """Return a snapshot of the buffers and of the totals read and written."""
-        transport = self._tr
+        transport = self._ztr
         return StreamStatistics(
             read_buffer_messages=len(self._queue),
             read_buffer_bytes=self._queue_size,
@@ -238,11 +242,17 @@ class ZmqStream:
         _wake(self._waiter)
         _wake(self._event_waiter)
 
-    def set_transport(self, transport: ZmqTransport) -> None:
-        """Attach ``transport`` (once)."""
+    def set_transport(self, transport: Any) -> None:
+        """Attach ``transport`` (once).
+
+        Normally a ``ZmqTransport``; any object with the asyncio transport methods (``write``,
+        ``close``, ``is_closing``, ``pause_reading``, ``resume_reading``, ``get_extra_info``)
+        also works, driven through those methods only.
+        """
         if self._tr is not None:
             raise RuntimeError("the stream already has a transport")
         self._tr = transport
+        self._ztr = transport if isinstance(transport, ZmqTransport) else None
 
     def set_read_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         """Set the read watermarks in bytes (default 64 KiB high, a quarter of it low)."""
@@ -302,8 +312,13 @@ class ZmqStream:
 
     def _set_read_paused(self, paused: bool) -> None:
         self._read_paused = paused
-        if self._tr is not None:
-            self._tr._set_read_backpressure(paused)
+        if self._ztr is not None:
+            self._ztr._set_read_backpressure(paused)
+        elif self._tr is not None:
+            if paused:
+                self._tr.pause_reading()
+            else:
+                self._tr.resume_reading()
 
     def _transport_closed(self) -> None:
         """The transport is closing: drop what the user will no longer read, then close."""
