@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
@@ -101,36 +101,36 @@ def _subscribe_all(kind: int, setsockopt: Callable[[int, Any], None], no_hwm: bo
         setsockopt(zmq.SUBSCRIBE, b"")
 
 
-class ZmqStreams(Contender[zmqstreams.ZmqStream]):
-    """zmqstreams driven as its README says: write + drain, await read."""
+class _StreamsApi(Contender[Any]):
+    """A library with the aiozmq streams API, driven as its docs say: write + drain, await read.
 
-    name = "zmqstreams"
+    zmqstreams and aiozmq share that API, so they share this driver and differ only in how a
+    stream is created and closed.
+    """
+
+    create: Callable[..., Awaitable[Any]]
 
     async def open(
         self, kind: int, addr: str, *, bind: bool, no_hwm: bool = False
-    ) -> tuple[zmqstreams.ZmqStream, str]:
-        stream = await zmqstreams.create_zmq_stream(kind)
+    ) -> tuple[Any, str]:
+        stream = await self.create(kind)
         transport = stream.transport
         assert transport is not None
         _subscribe_all(kind, transport.setsockopt, no_hwm)
         endpoint = await (transport.bind(addr) if bind else transport.connect(addr))
         return stream, endpoint
 
-    async def close(self, end: zmqstreams.ZmqStream) -> None:
-        end.close()
-        await end.wait_closed()
-
-    async def send_n(self, end: zmqstreams.ZmqStream, make: Make, start: int, n: int) -> None:
+    async def send_n(self, end: Any, make: Make, start: int, n: int) -> None:
         write, drain = end.write, end.drain
         for seq in range(start, start + n):
             write(make(seq))
             await drain()
 
-    async def send_one(self, end: zmqstreams.ZmqStream, msg: list[bytes]) -> None:
+    async def send_one(self, end: Any, msg: list[bytes]) -> None:
         end.write(msg)
         await end.drain()
 
-    async def recv_n(self, end: zmqstreams.ZmqStream, check: Check, start: int, n: int) -> int:
+    async def recv_n(self, end: Any, check: Check, start: int, n: int) -> int:
         read = end.read
         bad = 0
         for seq in range(start, start + n):
@@ -138,13 +138,11 @@ class ZmqStreams(Contender[zmqstreams.ZmqStream]):
                 bad += 1
         return bad
 
-    async def recv_until(self, end: zmqstreams.ZmqStream, marker: list[bytes]) -> None:
+    async def recv_until(self, end: Any, marker: list[bytes]) -> None:
         while await end.read() != marker:
             pass
 
-    async def request_n(
-        self, end: zmqstreams.ZmqStream, make: Make, check: Check, n: int
-    ) -> tuple[list[int], int]:
+    async def request_n(self, end: Any, make: Make, check: Check, n: int) -> tuple[list[int], int]:
         write, drain, read, now = end.write, end.drain, end.read, time.perf_counter_ns
         latencies: list[int] = []
         bad = 0
@@ -159,11 +157,24 @@ class ZmqStreams(Contender[zmqstreams.ZmqStream]):
                 bad += 1
         return latencies, bad
 
-    async def echo_n(self, end: zmqstreams.ZmqStream, n: int) -> None:
+    async def echo_n(self, end: Any, n: int) -> None:
         write, drain, read = end.write, end.drain, end.read
         for _ in range(n):
             write(await read())
             await drain()
+
+
+class ZmqStreams(_StreamsApi):
+    """zmqstreams, the library under test."""
+
+    name = "zmqstreams"
+
+    def __init__(self) -> None:
+        self.create = zmqstreams.create_zmq_stream
+
+    async def close(self, end: zmqstreams.ZmqStream) -> None:
+        end.close()
+        await end.wait_closed()
 
 
 class RawAsyncio(Contender[zmq.asyncio.Socket]):
@@ -353,73 +364,21 @@ def blocking_echo_n(sock: zmq.Socket[Any], n: int) -> None:
         send(recv())
 
 
-class AioZmq(Contender[Any]):
-    """aiozmq streams, driven exactly like zmqstreams (write + drain, await read)."""
+class AioZmq(_StreamsApi):
+    """aiozmq streams, when installed."""
 
     name = "aiozmq"
 
     def __init__(self) -> None:
         import aiozmq  # type: ignore[import-untyped]
 
-        self._create = aiozmq.create_zmq_stream
-
-    async def open(
-        self, kind: int, addr: str, *, bind: bool, no_hwm: bool = False
-    ) -> tuple[Any, str]:
-        stream = await self._create(kind)
-        transport = stream.transport
-        _subscribe_all(kind, transport.setsockopt, no_hwm)
-        endpoint = await (transport.bind(addr) if bind else transport.connect(addr))
-        return stream, endpoint
+        self.create = aiozmq.create_zmq_stream
 
     async def close(self, end: Any) -> None:
         end.close()
         # aiozmq has no wait_closed(): let its close callbacks run.
         for _ in range(3):
             await asyncio.sleep(0)
-
-    async def send_n(self, end: Any, make: Make, start: int, n: int) -> None:
-        write, drain = end.write, end.drain
-        for seq in range(start, start + n):
-            write(make(seq))
-            await drain()
-
-    async def send_one(self, end: Any, msg: list[bytes]) -> None:
-        end.write(msg)
-        await end.drain()
-
-    async def recv_n(self, end: Any, check: Check, start: int, n: int) -> int:
-        read = end.read
-        bad = 0
-        for seq in range(start, start + n):
-            if not check(await read(), seq):
-                bad += 1
-        return bad
-
-    async def recv_until(self, end: Any, marker: list[bytes]) -> None:
-        while await end.read() != marker:
-            pass
-
-    async def request_n(self, end: Any, make: Make, check: Check, n: int) -> tuple[list[int], int]:
-        write, drain, read, now = end.write, end.drain, end.read, time.perf_counter_ns
-        latencies: list[int] = []
-        bad = 0
-        for seq in range(n):
-            msg = make(seq)
-            started = now()
-            write(msg)
-            await drain()
-            reply = await read()
-            latencies.append(now() - started)
-            if not check(reply, seq):
-                bad += 1
-        return latencies, bad
-
-    async def echo_n(self, end: Any, n: int) -> None:
-        write, drain, read = end.write, end.drain, end.read
-        for _ in range(n):
-            write(await read())
-            await drain()
 
 
 def available_contenders(names: list[str]) -> tuple[list[Contender[Any]], list[str]]:
