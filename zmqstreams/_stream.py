@@ -273,14 +273,8 @@ class ZmqStream:
 
         Ignored once the stream is closing.
         """
-        if self._closing:
-            return
         size = message_size(msg)
-        self._queue.append((size, msg))
-        self._queue_size += size
-        _wake(self._waiter)
-        if not self._read_paused and self._queue_size > self._high:
-            self._set_read_paused(True)
+        self._feed_batch([(size, msg)], size)
 
     def _feed_batch(self, batch: list[tuple[int, list[bytes]]], total: int) -> None:
         """``feed_msg()`` for a batch of ``(size, msg)`` from the reader: one wake-up, one check."""

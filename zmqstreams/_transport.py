@@ -421,18 +421,14 @@ class ZmqTransport:
                         break  # REQ/REP: nothing more to read until we send
                     raise
                 data = frame.bytes
-                if frame.more:
-                    msg = [data]
-                    size = len(data)
-                    while frame.more:
-                        frame = recv(_NOBLOCK, copy=False)
-                        data = frame.bytes
-                        msg.append(data)
-                        size += len(data)
-                    size = size or 1
-                else:
-                    msg = [data]
-                    size = len(data) or 1
+                msg = [data]
+                size = len(data)
+                while frame.more:  # the rest of a multipart message is already there
+                    frame = recv(_NOBLOCK, copy=False)
+                    data = frame.bytes
+                    msg.append(data)
+                    size += len(data)
+                size = size or 1
                 batch.append((size, msg))
                 total += size
                 budget -= size
@@ -447,9 +443,10 @@ class ZmqTransport:
         it re-arms pyzmq since a synchronous receive may consume a wake-up.  At most once per
         loop turn: a consumer of a flood must still yield, or it would starve the loop.
         """
-        if not self._inline_allowed or self._reader is None or self._closing:
-            return False
-        if self._paused_by_user:  # pause_reading() means: take nothing from the socket
+        # pause_reading() means: take nothing from the socket.
+        if not self._inline_allowed or self._reader is None or self._closing or (
+            self._paused_by_user
+        ):
             return False
         self._inline_allowed = False
         self._loop.call_soon(self._allow_inline)
