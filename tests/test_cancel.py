@@ -45,7 +45,9 @@ async def test_timeouts_around_read_lose_nothing(pair: Pair, delay: float) -> No
             client.write([b"%d" % i])
             await client.drain()
             if i % 50 == 0:
-                await asyncio.sleep(0)
+                # Bursts with gaps longer than the timeout, so that reads time out while
+                # waiting as well as around arrivals, however fast the read path is.
+                await asyncio.sleep(2 * delay + 0.001)
 
     with anyio.fail_after(30):
         producer = asyncio.create_task(produce())

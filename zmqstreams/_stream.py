@@ -64,6 +64,8 @@ class ZmqStream:
         self._read_paused = False
         #: The future a pending read() waits on (None when no read() is waiting).
         self._waiter: asyncio.Future[None] | None = None
+        #: True while a read() is waiting (on _waiter or on the reader's pending receive).
+        self._reading = False
         self._events: deque[SocketEvent] = deque(maxlen=events_backlog)
         self._events_dropped = 0
         self._event_waiter: asyncio.Future[None] | None = None
@@ -97,22 +99,21 @@ class ZmqStream:
 
         Raises the stored exception after a socket error, ``ZmqStreamClosed`` once the stream is
         closed and its buffer empty, and ``RuntimeError`` if another ``read()`` is pending.
-        Cancelling a pending ``read()`` loses nothing.
+        Cancelling a pending ``read()`` loses nothing: only the reader task takes messages from
+        the socket, and they stay in the buffer until a ``read()`` returns them.
         """
         while not self._queue or self._exception is not None:
             if self._exception is not None:
                 raise self._exception
             if self._closing:
                 raise ZmqStreamClosed()
-            if self._waiter is not None:
+            if self._reading:
                 raise RuntimeError("read() called while another coroutine is already reading")
-            if self._ztr is not None and self._ztr._take_ready_now(self):
-                continue
-            self._waiter = asyncio.get_running_loop().create_future()
+            self._reading = True
             try:
-                await self._waiter
+                await self._wait_for_message()
             finally:
-                self._waiter = None
+                self._reading = False
         size, msg = self._queue.popleft()
         self._queue_size -= size
         self._messages_read += 1
@@ -120,6 +121,33 @@ class ZmqStream:
         if self._read_paused and self._queue_size <= self._low:
             self._set_read_paused(False)
         return msg
+
+    async def _wait_for_message(self) -> None:
+        """Wait until the buffer may have changed (a message, an error or the end of the stream).
+
+        When the transport lets us claim its receive in flight, await that future ourselves:
+        this task is then the only one woken by the next message, in the turn it arrives.
+        """
+        transport = self._ztr
+        receiving = transport.claim_receive() if transport is not None else None
+        if transport is None or receiving is None:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+            return
+        try:
+            await receiving
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # our caller cancelled us (release_receive() still keeps the message)
+            # Otherwise interrupt_receive() asked us to look at the state again.
+        except Exception:
+            pass  # release_receive() stores it as the stream's exception
+        finally:
+            transport.release_receive(receiving)
 
     def write(self, msg: Frames) -> None:
         """Send ``msg``, a non-empty list or tuple of bytes-like frames, without blocking.
@@ -142,7 +170,7 @@ class ZmqStream:
             raise self._exception
         if self._tr is None or self._closing:
             raise ConnectionResetError("Connection lost: the stream is closed")
-        if self._ztr is not None:
+        if self._ztr is not None and self._ztr._write_paused:  # no coroutine when not needed
             await self._ztr._drain_helper()
 
     async def read_event(self) -> SocketEvent:
@@ -239,7 +267,7 @@ class ZmqStream:
     def set_exception(self, exc: BaseException) -> None:
         """Store ``exc``: ``exception()`` returns it and the next read raises it."""
         self._exception = exc
-        _wake(self._waiter)
+        self._wake_reader()
         _wake(self._event_waiter)
 
     def set_transport(self, transport: Any) -> None:
@@ -265,7 +293,7 @@ class ZmqStream:
     def feed_closing(self) -> None:
         """Mark the stream closing: buffered messages are still read, then ``ZmqStreamClosed``."""
         self._closing = True
-        _wake(self._waiter)
+        self._wake_reader()
         _wake(self._event_waiter)
 
     def feed_msg(self, msg: list[bytes]) -> None:
@@ -275,6 +303,7 @@ class ZmqStream:
         """
         size = message_size(msg)
         self._feed_batch([(size, msg)], size)
+        self._wake_reader()  # a read() may be waiting on a claimed receive
 
     def _feed_batch(self, batch: list[tuple[int, list[bytes]]], total: int) -> None:
         """``feed_msg()`` for a batch of ``(size, msg)`` from the reader: one wake-up, one check."""
@@ -303,6 +332,12 @@ class ZmqStream:
         _wake(self._event_waiter)
 
     # ------------------------------------------------------------------ private
+
+    def _wake_reader(self) -> None:
+        """Make a pending ``read()`` look at the buffer and the state again."""
+        _wake(self._waiter)
+        if self._reading and self._ztr is not None:
+            self._ztr.interrupt_receive()
 
     def _set_read_paused(self, paused: bool) -> None:
         self._read_paused = paused

@@ -1,17 +1,23 @@
 """ZmqTransport: owns one ZeroMQ socket and the background tasks that move its messages.
 
-Receiving: a reader task awaits readiness (a ``zmq.asyncio.Poller``, which consumes nothing, so
-cancelling it loses nothing) and then takes every ready message with non-blocking receives, up
-to a batch cap, into the stream's buffer; ``read()`` on an empty buffer may do the same itself,
-once per loop turn, to save the task hop.
+Receiving: at most one ``recv_multipart()`` future of the ``zmq.asyncio`` socket is in flight.
+The reader task finishes it when its done callback fires: it buffers the message and every
+further ready one (non-blocking receives, up to a batch cap) in the stream, then starts the
+next receive.  A ``read()`` that finds the buffer empty *claims* the receive instead (removes
+that callback and awaits the future itself), so a reply costs one task wake-up, as an awaited
+receive does; and it always finishes its receive, cancelled or not, so a cancelled ``read()``
+loses nothing.  After a claimed receive none is in flight until the caller's next ``read()``
+starts one, as with raw ``zmq.asyncio``: a request/reply loop then pays for no receive
+bookkeeping (libzmq calls) between a reply's arrival and its next request.  A timer resumes
+background intake if the caller does not come back soon.
 
 Sending: ``write()`` sends at once without awaiting while the socket can take it; on ``EAGAIN``
 it buffers a copy and a writer task, which exists only while the buffer is non-empty, sends the
 rest in order when the socket is writable.
 
 ZeroMQ's fd is edge-triggered: a synchronous send, receive or ``EVENTS`` read can consume the
-wake-up that a pending ``poll`` waits for.  After such operations we read ``EVENTS`` through the
-``zmq.asyncio`` socket, which makes pyzmq re-check and wake its own pollers.
+wake-up that a pending receive waits for.  After such operations we read ``EVENTS`` through the
+``zmq.asyncio`` socket, which makes pyzmq re-check and serve its own pending futures.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import logging
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import zmq
 import zmq.asyncio
@@ -43,8 +49,12 @@ logger = logging.getLogger("zmqstreams")
 #: Messages taken from (or given to) the socket per wake-up before yielding to the loop.
 BATCH = 256
 
-#: How often (ms) the reader re-checks that a caller's synchronous socket is still open.
-_SYNC_OWNER_RECHECK_MS = 200
+#: How often (s) we check that a caller's synchronous socket was not closed behind our back.
+_FOREIGN_OWNER_CHECK_S = 0.2
+
+#: Background intake resumes at most this long (s) after a read() that waited returns, if no
+#: read() started a receive meanwhile.  One timer per period, not per message.
+_RESUME_INTAKE_S = 0.05
 
 #: Socket types that cannot receive: their streams never start a reader.
 _SEND_ONLY = frozenset({zmq.PUSH, zmq.PUB})
@@ -121,19 +131,21 @@ class ZmqTransport:
         #: Runs only while messages wait in the write buffer.
         self._writer: asyncio.Task[None] | None = None
         self._writer_polling = False
-        #: A call to _rearm() is pending (coalesces the re-checks of many fast-path writes).
-        self._rearm_scheduled = False
 
         # Read side.
         self._reader: asyncio.Task[None] | None = None
-        self._reader_polling = False
+        #: What the reader task awaits between receives (None while it runs).
+        self._reader_wakeup: asyncio.Future[None] | None = None
+        #: The background receive in flight, until the reader finishes it (None: none).
+        self._receiving: asyncio.Future[list[bytes]] | None = None
+        #: The receive a read() claimed and awaits instead (see claim_receive()), else None.
+        self._claimed: asyncio.Future[list[bytes]] | None = None
+        #: Resumes background intake after a claimed receive (see release_receive()).
+        self._resume_timer: asyncio.TimerHandle | None = None
         self._paused_by_user = False
         self._paused_by_buffer = False
-        #: Set while reading is allowed; the reader waits on it when paused.
-        self._reading_allowed = asyncio.Event()
-        self._reading_allowed.set()
-        #: read() may take ready messages itself once per loop turn (see _take_ready_now).
-        self._inline_allowed = True
+        #: Periodic check that a caller's synchronous socket is still open (None otherwise).
+        self._owner_check: asyncio.TimerHandle | None = None
 
         # Monitor.
         self._monitor: SocketViews | None = None
@@ -147,6 +159,10 @@ class ZmqTransport:
         """Start the reader for socket types that can receive (called once, after set-up)."""
         if self._zmq_type not in _SEND_ONLY and self._reader is None and not self._closing:
             self._reader = self._spawn(self._read_loop(), "reader")
+            if not self._views.owner_is_async:
+                self._owner_check = self._loop.call_later(
+                    _FOREIGN_OWNER_CHECK_S, self._check_foreign_owner
+                )
 
     def __repr__(self) -> str:
         # Never reads EVENTS: that could swallow a pending read's wake-up.
@@ -157,8 +173,7 @@ class ZmqTransport:
         else:
             reading = "paused" if self._paused_by_user or self._paused_by_buffer else "active"
         return (
-            f"<ZmqTransport type={kind} {state} read={reading} "
-            f"write=<bufsize={self._wbuf_size}>>"
+            f"<ZmqTransport type={kind} {state} read={reading} write=<bufsize={self._wbuf_size}>>"
         )
 
     # ------------------------------------------------------------------ public: asyncio-like
@@ -191,10 +206,10 @@ class ZmqTransport:
                 self._fatal(exc, "write")
                 return
             else:
-                if self._reader_polling and not self._rearm_scheduled:
-                    # The send may have eaten the reader's wake-up: re-check once per loop turn.
-                    self._rearm_scheduled = True
-                    self._loop.call_soon(self._rearm)
+                if self._receiving is not None or self._claimed is not None:
+                    # The send may have eaten a pending receive's wake-up: let pyzmq re-check
+                    # (this schedules nothing unless a message is already there).
+                    self._async.get(zmq.EVENTS)
                 return
         self._wbuf.append((size, own_frames(msg, all_bytes)))
         self._wbuf_size += size
@@ -247,13 +262,12 @@ class ZmqTransport:
     def pause_reading(self) -> None:
         """Stop taking messages from the socket; ZeroMQ's own HWM then pushes back on peers."""
         self._paused_by_user = True
-        self._reading_allowed.clear()
+        self._cancel_receives()
 
     def resume_reading(self) -> None:
         """Undo ``pause_reading()`` (reading stays paused while the read buffer is full)."""
         self._paused_by_user = False
-        if not self._paused_by_buffer:
-            self._reading_allowed.set()
+        self._wake_reader_task()
 
     # ------------------------------------------------------------------ public: ZeroMQ
 
@@ -376,15 +390,48 @@ class ZmqTransport:
 
     # ------------------------------------------------------------------ used by ZmqStream
 
+    def claim_receive(self) -> asyncio.Future[list[bytes]] | None:
+        """Hand the receive in flight to a ``read()`` that found the buffer empty, or ``None``.
+
+        Starts a receive first if none is in flight.  ``None`` means: wait to be woken by the
+        stream instead (reading is paused or over, or a message is already there for the
+        reader task to take with its batch).  The claimer must call ``release_receive()`` with
+        the future however its wait ends: that buffers the message if one came, so cancelling
+        the claimer loses nothing.  ``interrupt_receive()`` cancels a claimed receive so that
+        its claimer re-checks the stream; pyzmq skips a cancelled receive.
+        """
+        self._start_receive()
+        receiving = self._receiving
+        if receiving is None or receiving.done():
+            return None
+        receiving.remove_done_callback(self._receive_done)
+        self._receiving = None
+        self._claimed = receiving
+        return receiving
+
+    def release_receive(self, receiving: asyncio.Future[list[bytes]]) -> None:
+        """Finish a receive given by ``claim_receive()``: buffer its message, if it got one.
+
+        The next receive is left to the caller's next ``read()`` (it usually comes at once,
+        after the caller has answered); ``_RESUME_INTAKE_S`` later the reader resumes anyway.
+        """
+        self._claimed = None
+        self._finish_receive(receiving, drain=False)
+        if self._resume_timer is None and not self._closing:
+            self._resume_timer = self._loop.call_later(_RESUME_INTAKE_S, self._resume_intake)
+
+    def interrupt_receive(self) -> None:
+        """Cancel a claimed receive, so that the ``read()`` awaiting it re-checks the stream."""
+        if self._claimed is not None:
+            self._claimed.cancel()
+
     def _reading_paused(self) -> bool:
-        return not self._reading_allowed.is_set() and not self._closing
+        return (self._paused_by_user or self._paused_by_buffer) and not self._closing
 
     def _set_read_backpressure(self, paused: bool) -> None:
         self._paused_by_buffer = paused
-        if paused:
-            self._reading_allowed.clear()
-        elif not self._paused_by_user:
-            self._reading_allowed.set()
+        if not paused:
+            self._wake_reader_task()
 
     async def _drain_helper(self) -> None:
         if not self._write_paused:
@@ -398,18 +445,24 @@ class ZmqTransport:
 
     # ------------------------------------------------------------------ background tasks
 
-    def _take_ready(self, stream: ZmqStream) -> None:
-        """Move ready messages into ``stream``'s buffer without waiting.
+    def _take_ready(self, stream: ZmqStream, first: list[bytes] | None = None) -> bool:
+        """Buffer ``first`` and the messages ready after it, without waiting.
 
-        Stops at ``EAGAIN``, after ``BATCH`` messages (so one busy socket cannot starve the
-        loop), or once the buffer is above its high watermark (the stream then pauses us).
-        Receives frames with ``copy=False`` and takes their bytes: cheaper than
-        ``recv_multipart``, which reads ``RCVMORE`` through an enum for every frame.
+        Stops at ``EAGAIN``, once the buffer is above its high watermark (the stream then pauses
+        us), or after ``BATCH`` messages; returns True in that last case, when the caller should
+        yield before taking more, so that one busy socket cannot starve the loop.  Frames are
+        received with ``copy=False``, whose ``more`` is free, unlike ``recv_multipart``'s
+        ``RCVMORE`` lookup per frame; the rest of a multipart message is always there once its
+        first frame is.
         """
         recv = self._sync.recv
         budget = stream._high - stream._queue_size
         batch: list[tuple[int, list[bytes]]] = []
         total = 0
+        if first is not None:
+            total = sum(map(len, first)) or 1
+            batch.append((total, first))
+            budget -= total
         try:
             while budget >= 0 and len(batch) < BATCH:
                 try:
@@ -423,7 +476,7 @@ class ZmqTransport:
                 data = frame.bytes
                 msg = [data]
                 size = len(data)
-                while frame.more:  # the rest of a multipart message is already there
+                while frame.more:
                     frame = recv(_NOBLOCK, copy=False)
                     data = frame.bytes
                     msg.append(data)
@@ -435,62 +488,97 @@ class ZmqTransport:
         finally:
             if batch:
                 stream._feed_batch(batch, total)
-
-    def _take_ready_now(self, stream: ZmqStream) -> bool:
-        """``read()`` found the buffer empty: take what is ready at once, without a task hop.
-
-        Returns whether anything was taken.  Safe to cancel around (nothing is awaited), and
-        it re-arms pyzmq since a synchronous receive may consume a wake-up.  At most once per
-        loop turn: a consumer of a flood must still yield, or it would starve the loop.
-        """
-        # pause_reading() means: take nothing from the socket.
-        if not self._inline_allowed or self._reader is None or self._closing or (
-            self._paused_by_user
-        ):
-            return False
-        self._inline_allowed = False
-        self._loop.call_soon(self._allow_inline)
-        try:
-            self._take_ready(stream)
-        except zmq.ZMQError as exc:
-            self._fatal(exc, "read")
-            return False
-        if self._reader_polling or self._writer_polling:
-            self._async.get(zmq.EVENTS)
-        return bool(stream._queue)
-
-    def _allow_inline(self) -> None:
-        self._inline_allowed = True
+        return len(batch) >= BATCH
 
     async def _read_loop(self) -> None:
-        poll = _readiness(self._async, zmq.POLLIN)
-        allowed = self._reading_allowed
-        # A caller's synchronous socket can be closed without waking our wrapper's poll.
-        recheck = None if self._views.owner_is_async else _SYNC_OWNER_RECHECK_MS
+        """Finish the receives nobody claimed and start the next ones; sleep in between."""
         try:
-            while True:
-                if not allowed.is_set():
-                    await allowed.wait()
-                    continue
-                self._reader_polling = True
-                try:
-                    await poll(recheck)
-                finally:
-                    self._reader_polling = False
-                if recheck is not None and self._views.closed:
-                    self._shutdown(None, flush=False)
-                    return
-                stream = self._stream_ref()
-                if stream is None:
-                    return
-                self._take_ready(stream)
-                del stream
-                if self._writer_polling:
-                    self._async.get(zmq.EVENTS)
+            while not self._closing:
+                self._start_receive()
+                receiving = self._receiving
+                if receiving is None or not receiving.done():
+                    self._reader_wakeup = self._loop.create_future()
+                    try:
+                        await self._reader_wakeup
+                    finally:
+                        self._reader_wakeup = None
+                elif self._finish_receive(receiving, drain=True):
+                    await asyncio.sleep(0)  # a flood: let the consumer and others run
         except asyncio.CancelledError:
             self._on_cancelled()
+
+    def _start_receive(self) -> None:
+        """Start a receive unless one is in flight, reading is paused, or we are closing."""
+        if (
+            self._receiving is not None
+            or self._claimed is not None
+            or self._paused_by_user
+            or self._paused_by_buffer
+            or self._closing
+        ):
+            return
+        try:
+            receiving = cast("asyncio.Future[list[bytes]]", self._async.recv_multipart())
+        except zmq.ZMQError as exc:
+            if self._views.closed:  # closed behind our back while no receive was pending
+                self._shutdown(None, flush=False)
+            else:
+                self._fatal(exc, "read")
+            return
+        self._receiving = receiving
+        if receiving.done():
+            self._wake_reader_task()  # a message was ready at once: the reader takes it
+        else:
+            receiving.add_done_callback(self._receive_done)
+
+    def _resume_intake(self) -> None:
+        self._resume_timer = None
+        self._start_receive()
+
+    def _receive_done(self, receiving: asyncio.Future[list[bytes]]) -> None:
+        if receiving is self._receiving:
+            self._wake_reader_task()
+
+    def _wake_reader_task(self) -> None:
+        wakeup = self._reader_wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
+
+    def _cancel_receives(self) -> None:
+        for receiving in (self._receiving, self._claimed):
+            if receiving is not None:
+                receiving.cancel()
+
+    def _finish_receive(self, receiving: asyncio.Future[list[bytes]], *, drain: bool) -> bool:
+        """Buffer a finished receive's message, and with ``drain`` those ready after it.
+
+        Returns ``_take_ready``'s verdict: True when the batch cap was reached.  A receive that
+        was cancelled took nothing; one cancelled by pyzmq because the socket was closed behind
+        our back ends the stream.
+        """
+        if receiving is self._receiving:
+            self._receiving = None
+        if receiving.cancelled():
+            if self._views.closed:
+                self._shutdown(None, flush=False)
+            return False
+        stream = self._stream_ref()
+        if stream is None or self._closing:
+            return False
+        try:
+            if drain:
+                batch_full = self._take_ready(stream, receiving.result())
+            else:
+                msg = receiving.result()
+                size = sum(map(len, msg)) or 1
+                stream._feed_batch([(size, msg)], size)
+                batch_full = False
         except Exception as exc:
             self._fatal(exc, "read")
+            return False
+        if self._writer_polling:
+            self._async.get(zmq.EVENTS)
+        return batch_full
 
     async def _write_loop(self) -> None:
         poll = _readiness(self._async, zmq.POLLOUT)
@@ -514,7 +602,7 @@ class ZmqTransport:
                     buf.popleft()
                     self._wbuf_size -= size
                 self._maybe_resume_writing()
-                if self._reader_polling:
+                if self._receiving is not None or self._claimed is not None:
                     self._async.get(zmq.EVENTS)
         except asyncio.CancelledError:
             self._on_cancelled()
@@ -564,9 +652,26 @@ class ZmqTransport:
 
     def _rearm(self) -> None:
         """Make pyzmq re-check readiness after a synchronous call that may have eaten an edge."""
-        self._rearm_scheduled = False
-        if (self._reader_polling or self._writer_polling) and not self._closed:
+        if (
+            self._receiving is not None or self._claimed is not None or self._writer_polling
+        ) and not self._closed:
             self._async.get(zmq.EVENTS)
+
+    def _check_foreign_owner(self) -> None:
+        """Close the stream if the caller closed its synchronous socket behind our back.
+
+        Closing a plain ``zmq.Socket`` cancels nothing on our ``zmq.asyncio`` wrapper, so a
+        pending receive would otherwise wait forever.
+        """
+        self._owner_check = None
+        if self._closing:
+            return
+        if self._views.closed:
+            self._shutdown(None, flush=False)
+        else:
+            self._owner_check = self._loop.call_later(
+                _FOREIGN_OWNER_CHECK_S, self._check_foreign_owner
+            )
 
     def _endpoint_call(
         self, action: str, endpoint: str, call: Callable[[], Any]
@@ -643,8 +748,8 @@ class ZmqTransport:
             if error is not None:
                 stream.set_exception(error)
             stream._transport_closed()
+        self._cancel_receives()
         self._cancel(self._reader)
-        self._reading_allowed.set()
         if flush and self._wbuf and not self._views.closed:
             self._closer = self._spawn(self._flush_then_release(), "closer")
         else:
@@ -673,6 +778,10 @@ class ZmqTransport:
         if self._closed:
             return
         self._closed = True
+        for timer in (self._owner_check, self._resume_timer):
+            if timer is not None:
+                timer.cancel()
+        self._owner_check = self._resume_timer = None
         self._stop_monitor()
         self._views.close(linger)
         self._closed_event.set()
