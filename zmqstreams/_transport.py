@@ -29,7 +29,7 @@ import zmq.asyncio
 
 from ._errors import ZmqStreamClosed, os_error
 from ._events import SocketEvent
-from ._frames import Frames, check_message, own_frames, send_now
+from ._frames import REFUSALS, Frames, TornMessage, check_message, own_frames, send_now
 from ._socket import SocketViews, ZmqSocket
 from ._watermarks import resolve_watermarks
 
@@ -112,8 +112,11 @@ class ZmqTransport:
         # Write side.
         self._wbuf: deque[tuple[int, tuple[bytes, ...]]] = deque()
         self._wbuf_size = 0
+        #: Messages (and their bytes) the socket took, at once or from the write buffer.
         self._messages_written = 0
         self._bytes_written = 0
+        #: Buffered messages the socket refused when the writer task sent them (dropped).
+        self._messages_refused = 0
         self._write_high, self._write_low = resolve_watermarks(None, 16 * 1024, "write")
         #: Above the high watermark until the buffer falls to the low one; drain() waits then.
         self._write_paused = False
@@ -174,27 +177,35 @@ class ZmqTransport:
     def write(self, msg: Frames) -> None:
         """Send ``msg`` (a non-empty list or tuple of bytes-like frames) without blocking.
 
-        Raises ``TypeError`` for a malformed message (nothing of it is sent) and
-        ``ZmqStreamClosed`` once the transport is closing.
+        Sends at once while the socket can take the message and the write buffer is empty,
+        otherwise buffers a copy for the writer task.  Raises ``TypeError`` for a malformed
+        message and ``ZmqStreamClosed`` once the transport is closing.  A message the socket
+        refuses at once (``EHOSTUNREACH`` from ROUTER_MANDATORY, ``EFSM`` from REQ/REP out of
+        turn, ``ENOTSUP``, ``EINVAL``) raises ``OSError`` with that errno; nothing of it is
+        sent and the stream stays usable.  A buffered message refused later is dropped, logged
+        and counted in ``statistics().messages_refused``.
         """
         size, all_bytes = check_message(msg)
         if self._closing:
             raise ZmqStreamClosed("cannot write: the stream is closed")
-        self._messages_written += 1
-        self._bytes_written += size
         if not self._wbuf:
             try:
                 send_now(self._sync, msg)
             except zmq.Again:
                 pass
             except zmq.ZMQError as exc:
+                self._schedule_rearm()
+                if exc.errno in REFUSALS:
+                    raise os_error(exc, "write") from exc
+                self._fatal(exc, "write")
+                return
+            except TornMessage as exc:
                 self._fatal(exc, "write")
                 return
             else:
-                if self._reader_polling and not self._rearm_scheduled:
-                    # The send may have eaten the reader's wake-up: re-check once per loop turn.
-                    self._rearm_scheduled = True
-                    self._loop.call_soon(self._rearm)
+                self._messages_written += 1
+                self._bytes_written += size
+                self._schedule_rearm()
                 return
         self._wbuf.append((size, own_frames(msg, all_bytes)))
         self._wbuf_size += size
@@ -444,8 +455,11 @@ class ZmqTransport:
         loop turn: a consumer of a flood must still yield, or it would starve the loop.
         """
         # pause_reading() means: take nothing from the socket.
-        if not self._inline_allowed or self._reader is None or self._closing or (
-            self._paused_by_user
+        if (
+            not self._inline_allowed
+            or self._reader is None
+            or self._closing
+            or (self._paused_by_user)
         ):
             return False
         self._inline_allowed = False
@@ -511,6 +525,13 @@ class ZmqTransport:
                         send_now(sock, frames)
                     except zmq.Again:
                         break
+                    except zmq.ZMQError as exc:
+                        if exc.errno not in REFUSALS:
+                            raise
+                        self._refused_later(exc)
+                    else:
+                        self._messages_written += 1
+                        self._bytes_written += size
                     buf.popleft()
                     self._wbuf_size -= size
                 self._maybe_resume_writing()
@@ -609,6 +630,27 @@ class ZmqTransport:
                 else:
                     waiter.set_exception(exc)
 
+    def _schedule_rearm(self) -> None:
+        """A synchronous send may have eaten the reader's wake-up: re-check once per loop turn."""
+        if self._reader_polling and not self._rearm_scheduled:
+            self._rearm_scheduled = True
+            self._loop.call_soon(self._rearm)
+
+    def _refused_later(self, exc: zmq.ZMQError) -> None:
+        """The writer's send was refused: nobody is left to raise it to, so count and log it.
+
+        Warns for the first refusal and every 1000th after it, so a stream of refusals (a
+        ROUTER replying to many departed peers) cannot flood the log.
+        """
+        self._messages_refused += 1
+        if self._messages_refused % 1000 == 1:
+            logger.warning(
+                "write: the socket refused a buffered message, dropped (%s; %d so far) on %r",
+                zmq.strerror(exc.errno) if exc.errno is not None else exc,
+                self._messages_refused,
+                self,
+            )
+
     def _drop_write_buffer(self) -> None:
         if self._wbuf:
             logger.debug("dropping %d unsent messages of %r", len(self._wbuf), self)
@@ -625,8 +667,11 @@ class ZmqTransport:
         """
         if self._closing:
             return
-        if isinstance(exc, zmq.ZMQError):
-            error: Exception = os_error(exc, action)
+        if isinstance(exc, TornMessage):
+            error: Exception = os_error(exc.error, f"{action} (after part of a message was sent)")
+            logger.debug("fatal %s error on %r: %s", action, self, error)
+        elif isinstance(exc, zmq.ZMQError):
+            error = os_error(exc, action)
             logger.debug("fatal %s error on %r: %s", action, self, error)
         else:
             error = exc
