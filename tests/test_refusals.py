@@ -132,6 +132,44 @@ async def test_req_out_of_turn_raises_efsm(make_stream: Any) -> None:
     assert req.exception() is None
 
 
+async def test_req_relaxed_correlate_retry_gets_the_right_reply(make_stream: Any) -> None:
+    """The REQ recipe: after a timed-out read(), a retry gets its own reply, never a late one.
+
+    A ROUTER plays the server so the test decides when each reply arrives: one late reply
+    reaches the stream before the retry (the recipe drops it from the read buffer), another
+    after it (REQ_CORRELATE makes libzmq discard it).
+    """
+    router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    req = await make_stream(zmq.REQ)
+    req.transport.setsockopt(zmq.REQ_RELAXED, 1)
+    req.transport.setsockopt(zmq.REQ_CORRELATE, 1)
+    await req.transport.connect(endpoint_of(router))
+    req.write([b"one"])
+    with anyio.fail_after(5):
+        peer, first_id, delimiter, body = await router.read()
+    assert (delimiter, body) == (b"", b"one")
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.05):
+            await req.read()
+    router.write([peer, first_id, b"", b"late reply to one"])
+    await wait_until(lambda: req.statistics().read_buffer_messages == 1)
+    with anyio.fail_after(5):
+        while req.statistics().read_buffer_messages:  # the recipe: drop what is stale
+            await req.read()
+        req.write([b"two"])  # REQ_RELAXED: no EFSM although "one" got no reply
+        peer, second_id, _, body = await router.read()
+        assert body == b"two"
+        assert second_id != first_id
+        router.write([peer, first_id, b"", b"later reply to one"])
+        router.write([peer, second_id, b"", b"reply to two"])
+        assert await req.read() == [b"reply to two"]
+        req.write([b"three"])
+        peer, third_id, _, body = await router.read()
+        router.write([peer, third_id, b"", b"reply to three"])
+        assert await req.read() == [b"reply to three"]
+    assert req.exception() is None
+
+
 async def test_rep_writing_first_raises_efsm(make_stream: Any) -> None:
     """REP: a reply before any request is EFSM; the REP then serves requests as usual."""
     rep = await make_stream(zmq.REP, bind="tcp://127.0.0.1:*")
