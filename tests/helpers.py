@@ -6,6 +6,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
+import zmq
+
 import zmqstreams
 
 
@@ -34,3 +36,21 @@ def endpoint_of(stream: zmqstreams.ZmqStream) -> str:
     assert stream.transport is not None
     (endpoint,) = stream.transport.bindings()
     return endpoint
+
+
+class FailingSocket:
+    """Stands in for a socket whose ``send`` takes ``fail_at`` frames, then fails with ``errno``.
+
+    Put in place of a transport's synchronous view (``stream._ztr._sync``), it simulates what
+    libzmq never does on its own: a failure after part of a multipart message was taken.
+    """
+
+    def __init__(self, fail_at: int, errno: int) -> None:
+        self.fail_at, self.errno = fail_at, errno
+        #: The frames taken so far.
+        self.frames: list[bytes] = []
+
+    def send(self, frame: bytes, flags: int = 0) -> None:
+        if len(self.frames) == self.fail_at:
+            raise zmq.Again() if self.errno == zmq.EAGAIN else zmq.ZMQError(self.errno)
+        self.frames.append(frame)

@@ -15,6 +15,8 @@ import zmq
 import zmqstreams
 from zmqstreams.anyio_compat import ZmqObjectStream
 
+from helpers import FailingSocket
+
 pytestmark = pytest.mark.anyio
 
 StreamFactory = Callable[..., Awaitable[zmqstreams.ZmqStream]]
@@ -256,17 +258,35 @@ async def test_send_on_a_stream_closed_by_its_owner_is_broken(make_stream: Strea
     await adapter.aclose()
 
 
-async def test_socket_error_is_a_broken_resource(make_stream: StreamFactory) -> None:
-    """A REP socket that sends first fails with EFSM: receive() and send() report it as broken."""
+async def test_refused_message_is_an_os_error(make_stream: StreamFactory) -> None:
+    """A REP socket that sends first: send() raises the OSError (EFSM); nothing is broken."""
     rep = await make_stream(zmq.REP, bind="tcp://127.0.0.1:*")
     adapter = ZmqObjectStream(rep)
-    with pytest.raises(anyio.BrokenResourceError) as info:
+    with pytest.raises(OSError) as info:
         await adapter.send([b"first"])
+    assert info.value.errno == zmq.EFSM
+    assert rep.exception() is None
+    req = await make_stream(zmq.REQ, connect=next(iter(rep.transport.bindings())))  # type: ignore[union-attr]
+    req.write([b"question"])
+    with anyio.fail_after(5):
+        assert await adapter.receive() == [b"question"]
+        await adapter.send([b"answer"])
+        assert await req.read() == [b"answer"]
+    await adapter.aclose()
+
+
+async def test_socket_error_is_a_broken_resource(make_stream: StreamFactory) -> None:
+    """A failure that ends the stream: send() and receive() report it as broken."""
+    push = await make_stream(zmq.PUSH, bind="inproc://anyio-torn")
+    adapter = ZmqObjectStream(push)
+    push._ztr._sync = FailingSocket(1, zmq.EHOSTUNREACH)  # type: ignore[assignment]
+    with pytest.raises(anyio.BrokenResourceError) as info:
+        await adapter.send([b"torn", b"message"])
     assert isinstance(info.value.__cause__, OSError)
-    assert info.value.__cause__.errno == zmq.EFSM
+    assert info.value.__cause__.errno == zmq.EHOSTUNREACH
     with pytest.raises(anyio.BrokenResourceError) as info:
         await adapter.receive()
-    assert info.value.__cause__ is rep.exception()
+    assert info.value.__cause__ is push.exception()
     await adapter.aclose()
 
 

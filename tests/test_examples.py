@@ -80,11 +80,25 @@ def check_pubsub(out: str) -> None:
     assert peak <= 4096 + 100, "the read buffer must stay near high_read"
 
 
+def check_reliable_request_reply(out: str) -> None:
+    assert "REQ: attempt 1 timed out" in out
+    # The reply to the abandoned first request ("reply 1") is never returned in its place.
+    assert re.search(r"^REQ: got \[b'reply [2-9] to ping'\]$", out, re.MULTILINE), out
+    assert "DEALER: attempt 1 timed out" in out
+    assert "DEALER: ignored a late reply to request 1" in out
+    assert "DEALER: got b'answer to first'\nDEALER: ignored" in out
+    assert "DEALER: got b'answer to second'" in out
+    assert "ROUTER: alice has gone ([Errno 113] write: Host unreachable)" in out
+    assert "ROUTER: still serving [b'bob'] - bob got [b'done']" in out
+    assert "ROUTER: stream error: None" in out
+
+
 CHECKS: dict[str, Callable[[str], None]] = {
     "dealer_router.py": check_dealer_router,
     "monitor.py": check_monitor,
     "pipeline.py": check_pipeline,
     "pubsub_slow_subscriber.py": check_pubsub,
+    "reliable_request_reply.py": check_reliable_request_reply,
 }
 
 

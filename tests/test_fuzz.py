@@ -1,12 +1,15 @@
 """Hypothesis stateful fuzzing of the public stream API against a model of the stream.
 
-Each example opens a sender and a receiver stream (PAIR or PUSH/PULL, over inproc or tcp, on
-asyncio or uvloop) in a fresh ``asyncio.Runner`` and drives random sequences of write, read,
-drain, pause/resume, watermark changes, feed_* calls, a pending read that gets cancelled, close
-and abort.  Checked throughout: every message ``write()`` accepted arrives exactly once and in
-order (all of them, unless ``abort()`` was called or the receiver was closed), fed messages come
-out in order, only documented exceptions escape; and at the end nothing is left behind (tasks,
-fds, loop errors).  ``ZMQSTREAMS_FUZZ_EXAMPLES`` sets the number of examples (CI default 200).
+Each example opens a sender and a receiver stream (PAIR, PUSH/PULL or ROUTER/DEALER, over inproc
+or tcp, on asyncio or uvloop) in a fresh ``asyncio.Runner`` and drives random sequences of
+write, read, drain, pause/resume, watermark changes, feed_* calls, a pending read that gets
+cancelled, close and abort, and writes the socket refuses (a PULL writing: ENOTSUP; the
+ROUTER_MANDATORY sender writing to an unknown routing id: EHOSTUNREACH at once, or dropped and
+counted if it had to wait in the write buffer).  Checked throughout: every message ``write()``
+accepted arrives exactly once and in order (all of them, unless ``abort()`` was called or the
+receiver was closed), fed messages come out in order, only documented exceptions escape; and
+at the end nothing is left behind (tasks, fds, loop errors).  ``ZMQSTREAMS_FUZZ_EXAMPLES`` sets
+the number of examples (CI default 200).
 """
 
 from __future__ import annotations
@@ -45,7 +48,14 @@ SHRINK = os.environ.get("ZMQSTREAMS_FUZZ_SHRINK", "1") != "0"
 #: LINGER of the sender, in ms: a closed sender may keep its socket (and fd) this long.
 SENDER_LINGER = 3000
 
-PATTERNS = {"PAIR": (zmq.PAIR, zmq.PAIR), "PUSH/PULL": (zmq.PUSH, zmq.PULL)}
+PATTERNS = {
+    "PAIR": (zmq.PAIR, zmq.PAIR),
+    "PUSH/PULL": (zmq.PUSH, zmq.PULL),
+    # The sender is a ROUTER with ROUTER_MANDATORY; every message is routed to RX_ID.
+    "ROUTER/DEALER": (zmq.ROUTER, zmq.DEALER),
+}
+#: Routing id of the receiver when the sender is a ROUTER.
+RX_ID = b"rx"
 SETUPS = [
     (pattern, transport, loop)
     for pattern in PATTERNS
@@ -90,6 +100,11 @@ class StreamMachine(RuleBasedStateMachine):
         self.rx_feed_closed = False
         self.user_paused = False
         self.seq = 0
+        self.pattern = ""
+        #: Frames put before every message: the receiver's routing id when the sender routes.
+        self.route: list[bytes] = []
+        #: Writes to an unknown routing id that were buffered, so refused later (not raised).
+        self.refused_later = 0
 
     # ------------------------------------------------------------------ plumbing
 
@@ -130,6 +145,8 @@ class StreamMachine(RuleBasedStateMachine):
     def open_streams(self, setup: tuple[str, str, str], hwm: int) -> None:
         """Open the pair; a small ZeroMQ HWM makes the streams' own buffers do the work."""
         pattern, transport, loop = setup
+        self.pattern = pattern
+        self.route = [RX_ID] if pattern == "ROUTER/DEALER" else []
         self.runner = asyncio.Runner(
             loop_factory=uvloop.new_event_loop if loop == "uvloop" else None
         )
@@ -145,13 +162,21 @@ class StreamMachine(RuleBasedStateMachine):
             self.rx = await zmqstreams.create_zmq_stream(rx_type)
             assert self.rx.transport is not None
             self.rx.transport.setsockopt(zmq.RCVHWM, hwm)
+            if self.route:
+                self.rx.transport.setsockopt(zmq.ROUTING_ID, RX_ID)
             address = await self.rx.transport.bind(endpoint)
             self.tx = await zmqstreams.create_zmq_stream(tx_type)
             assert self.tx.transport is not None
             self.tx.transport.setsockopt(zmq.SNDHWM, hwm)
             # Longer than any example's pauses: every accepted message must arrive.
             self.tx.transport.setsockopt(zmq.LINGER, SENDER_LINGER)
+            if self.route:
+                self.tx.transport.setsockopt(zmq.ROUTER_MANDATORY, 1)
             await self.tx.transport.connect(address)
+            if self.route:  # the ROUTER can address the receiver once it has heard from it
+                self.rx.write([b"hello"])
+                async with asyncio.timeout(5):
+                    assert await self.tx.read() == [RX_ID, b"hello"]
 
         self.run(make)
 
@@ -180,15 +205,17 @@ class StreamMachine(RuleBasedStateMachine):
             msg.append("not bytes")
         elif malformed == "not-a-list":
             msg = tag
-        elif as_tuple:
-            msg = tuple(msg)
+        else:
+            msg = [*self.route, *msg]
+            if as_tuple:
+                msg = tuple(msg)
 
         async def go() -> BaseException | None:
             # In the model first: a pending read() may return it before write() returns.
             self.written.append(expected)
             try:
                 self.tx.write(msg)
-            except (TypeError, zmqstreams.ZmqStreamClosed) as exc:
+            except (TypeError, zmqstreams.ZmqStreamClosed, OSError) as exc:
                 self.written.pop()
                 return exc
             for buffer in owned:  # the caller may reuse its buffers at once
@@ -200,9 +227,70 @@ class StreamMachine(RuleBasedStateMachine):
             assert isinstance(error, TypeError), repr(error)
         elif self.tx_closed:
             assert isinstance(error, zmqstreams.ZmqStreamClosed), repr(error)
+        elif self.receiver_gone_may_refuse(error):
+            pass
         else:
             assert error is None, repr(error)
             self.seq += 1
+
+    def receiver_gone_may_refuse(self, error: BaseException | None) -> bool:
+        """A ROUTER_MANDATORY write to a receiver that closed is refused once libzmq knows."""
+        if not (self.route and self.rx_closed and isinstance(error, OSError)):
+            return False
+        assert error.errno == zmq.EHOSTUNREACH, repr(error)
+        return True
+
+    @precondition(lambda self: self.pattern == "ROUTER/DEALER" and not self.tx_closed)
+    @rule(fill=st.booleans())
+    def write_to_unknown_id(self, fill: bool) -> None:
+        """EHOSTUNREACH when sent at once; dropped and counted when it had to wait.
+
+        With ``fill``, messages to the receiver first try to fill its pipe (up to 200 of 1 KiB)
+        so that the write to the unknown id has to wait behind them.
+        """
+
+        async def go() -> tuple[bool, BaseException | None]:
+            for _ in range(200 if fill and not self.rx_closed else 0):
+                if self.tx.statistics().write_buffer_messages:
+                    break
+                tag = b"msg%06d" % self.seq
+                payload = tag * 111
+                self.written.append([tag, payload])
+                self.tx.write([*self.route, tag, payload])
+                self.seq += 1
+            buffered = self.tx.statistics().write_buffer_messages > 0
+            try:
+                self.tx.write([b"nobody", b"lost"])
+            except OSError as exc:
+                return buffered, exc
+            return buffered, None
+
+        buffered, error = self.run(go)
+        if buffered:
+            assert error is None, repr(error)
+            self.refused_later += 1
+        else:
+            assert isinstance(error, OSError), repr(error)
+            assert error.errno == zmq.EHOSTUNREACH
+
+    @precondition(lambda self: self.pattern == "PUSH/PULL")
+    @rule()
+    def write_on_receiver(self) -> None:
+        """A PULL refuses to send (ENOTSUP) and goes on receiving."""
+
+        async def go() -> BaseException | None:
+            try:
+                self.rx.write([b"from the receiver"])
+            except (OSError, zmqstreams.ZmqStreamClosed) as exc:
+                return exc
+            return None
+
+        error = self.run(go)
+        if self.rx_closed:
+            assert isinstance(error, zmqstreams.ZmqStreamClosed), repr(error)
+        else:
+            assert isinstance(error, OSError), repr(error)
+            assert error.errno == zmq.ENOTSUP
 
     @rule(timeout=st.sampled_from([0, 0.005, 0.02]))
     def drain(self, timeout: float) -> None:
@@ -397,8 +485,8 @@ class StreamMachine(RuleBasedStateMachine):
                     frame = memoryview(payload)
                 self.written.append([tag, bytes(payload)])
                 try:
-                    self.tx.write([tag, frame])
-                except zmqstreams.ZmqStreamClosed as exc:
+                    self.tx.write([*self.route, tag, frame])
+                except (zmqstreams.ZmqStreamClosed, OSError) as exc:
                     self.written.pop()
                     return exc
                 payload[:] = b"X" * size  # the caller reuses its buffer at once
@@ -406,7 +494,8 @@ class StreamMachine(RuleBasedStateMachine):
             return None
 
         error = self.run(go)
-        assert (error is not None) == self.tx_closed, repr(error)
+        if not self.receiver_gone_may_refuse(error):
+            assert (error is not None) == self.tx_closed, repr(error)
 
     @precondition(lambda self: not self.rx_done)
     @rule()
@@ -433,6 +522,8 @@ class StreamMachine(RuleBasedStateMachine):
             assert self.tx.exception() is None
             assert self.rx.exception() is None
             assert not self.errors, self.errors
+            if not self.rx_closed:  # then only the writes to "nobody" can be refused
+                assert self.tx.statistics().messages_refused <= self.refused_later
 
     def teardown(self) -> None:
         if self.runner is None:
@@ -478,6 +569,8 @@ class StreamMachine(RuleBasedStateMachine):
         async with asyncio.timeout(3):
             await self.tx.wait_closed()
             await self.rx.wait_closed()
+        if not (self.rx_done or self.aborted):  # everything was flushed, past every refusal
+            assert self.tx.statistics().messages_refused == self.refused_later
 
 
 def _fd_targets() -> list[str]:

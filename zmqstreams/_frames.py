@@ -1,4 +1,4 @@
-"""Checking, copying and sending the messages handed to ``write()``."""
+"""Checking, copying and sending the messages handed to ``write()``, and what a refusal means."""
 
 from __future__ import annotations
 
@@ -6,13 +6,42 @@ from typing import Any
 
 import zmq
 
-__all__ = ("Frames", "check_message", "own_frames", "send_now")
+__all__ = ("REFUSALS", "Frames", "TornMessage", "check_message", "own_frames", "send_now")
 
 #: A message as accepted by ``write()``: a list or tuple of bytes-like frames.
 Frames = list[bytes] | tuple[bytes, ...]
 
 _NOBLOCK = zmq.NOBLOCK
 _NOBLOCK_MORE = zmq.NOBLOCK | zmq.SNDMORE
+
+#: Send errnos that refuse one message and leave the socket usable.  From the errors of libzmq's
+#: zmq_send(3), checked against its sources (4.3): each is returned at a message's first frame,
+#: before anything is queued, and changes nothing in the socket.
+#:
+#: - ``EHOSTUNREACH``: ROUTER_MANDATORY (or STREAM) has no peer with that routing id (any more).
+#: - ``EFSM``: REQ/REP sending out of turn; the pending exchange is untouched.
+#: - ``ENOTSUP``: the socket type cannot send at all (PULL, SUB); it still receives.
+#: - ``EINVAL``: multipart data on a type that takes single frames only (CLIENT, SERVER, RADIO).
+#:
+#: Not refusals: ``EAGAIN`` (the message waits in the write buffer), ``EINTR`` (pyzmq retries
+#: the call itself, so it never reaches us), and the errors that mean the socket is gone:
+#: ``ETERM`` (context terminated) and ``ENOTSOCK`` (socket closed).  An errno zmq_send(3) does
+#: not document (e.g. ``EFAULT``) is not known to leave the socket usable: it ends the stream too.
+REFUSALS = frozenset({zmq.EHOSTUNREACH, zmq.EFSM, zmq.ENOTSUP, zmq.EINVAL})
+
+
+class TornMessage(Exception):
+    """A frame after the first failed with an error other than ``EAGAIN``.
+
+    libzmq refuses messages at their first frame only, so this does not happen with libzmq 4.3;
+    if it did, the socket would hold part of a message that can be neither recalled nor
+    completed, and the next message would be glued to it: the stream must end.
+    """
+
+    def __init__(self, error: zmq.ZMQError) -> None:
+        super().__init__(error)
+        #: The error of the frame that failed.
+        self.error = error
 
 
 def check_message(msg: Any) -> tuple[int, bool]:
@@ -55,16 +84,28 @@ def own_frames(msg: Frames, all_bytes: bool) -> tuple[bytes, ...]:
 
 
 def send_now(sock: zmq.Socket[Any], msg: Frames) -> None:
-    """Send ``msg`` without blocking; raises ``zmq.Again`` with nothing sent if it cannot.
+    """Send ``msg`` without blocking.  (Cheaper than ``send_multipart``.)
 
-    ZeroMQ accepts a multipart message atomically: only its first frame can meet the HWM, so
-    once that one is taken the rest follow.  (Cheaper than ``send_multipart``.)
+    A ``zmq.ZMQError`` means nothing of the message will be delivered, so it can be retried
+    whole (``zmq.Again``) or reported (an errno of ``REFUSALS``).  ZeroMQ takes a multipart
+    message atomically: only its first frame meets the HWM or a refusal.  The one failure after
+    the first frame is ``EAGAIN`` when the peer's pipe dies mid-message; libzmq has then dropped
+    the frames it took (PUSH, DEALER and REQ also discard the rest of that message, PAIR sends
+    nothing more into the dead pipe), so retrying the whole message later is still right.  Any
+    other failure after the first frame raises ``TornMessage``.
     """
     send = sock.send
     last = len(msg) - 1
     if last == 0:
         send(msg[0], _NOBLOCK)
         return
-    for index in range(last):
-        send(msg[index], _NOBLOCK_MORE)
-    send(msg[last], _NOBLOCK)
+    index = 0
+    try:
+        for index in range(last):
+            send(msg[index], _NOBLOCK_MORE)
+        index = last
+        send(msg[last], _NOBLOCK)
+    except zmq.ZMQError as exc:
+        if index == 0 or exc.errno == zmq.EAGAIN:
+            raise
+        raise TornMessage(exc) from exc

@@ -25,9 +25,14 @@ class StreamStatistics:
     messages_read: int
     #: Their size in bytes.
     bytes_read: int
-    #: Messages accepted by ``write()`` so far.
+    #: Messages the socket took so far: sent at once by ``write()`` or later from the write
+    #: buffer.  Messages still buffered, refused or dropped by ``abort()`` are not counted.
     messages_written: int
     #: Their size in bytes.
     bytes_written: int
+    #: Messages ``write()`` buffered that the socket then refused (e.g. ``EHOSTUNREACH`` once
+    #: a ROUTER_MANDATORY peer is gone): dropped with a warning on the ``zmqstreams`` logger.
+    #: A message refused at once is not counted: ``write()`` raised ``OSError`` for it.
+    messages_refused: int
     #: Unread monitor events discarded because ``events_backlog`` was exceeded.
     events_dropped: int

@@ -153,6 +153,12 @@ class ZmqStream:
         """Send ``msg``, a non-empty list or tuple of bytes-like frames, without blocking.
 
         Raises ``TypeError`` for a malformed message and ``ZmqStreamClosed`` after ``close()``.
+        If the socket refuses the message at once (``EHOSTUNREACH`` from ROUTER_MANDATORY,
+        ``EFSM`` from REQ/REP out of turn, ``ENOTSUP``, ``EINVAL``), raises ``OSError`` with that
+        ZeroMQ errno: nothing of it was sent and the stream stays usable.  A message that had to
+        wait in the write buffer and is refused later is dropped, logged (``zmqstreams``
+        logger) and counted in ``statistics().messages_refused``.  Only errors meaning the
+        socket is gone (``ETERM``, ``ENOTSOCK``) close the stream; see ``exception()``.
         """
         transport = self._tr
         if transport is None:
@@ -216,7 +222,10 @@ class ZmqStream:
         return self._closing and not self._queue
 
     def exception(self) -> BaseException | None:
-        """The stored exception (a socket error), or ``None``."""
+        """The error that ended the stream (the socket failed or is gone), or ``None``.
+
+        A message the socket refused is never stored here (see ``write()``).
+        """
         return self._exception
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -226,7 +235,7 @@ class ZmqStream:
         return self._tr.get_extra_info(name, default)
 
     def statistics(self) -> StreamStatistics:
-        """Return a snapshot of the buffers and of the totals read and written."""
+        """Return a snapshot of the buffers and of the totals read, written and refused."""
         transport = self._ztr
         return StreamStatistics(
             read_buffer_messages=len(self._queue),
@@ -238,6 +247,7 @@ class ZmqStream:
             bytes_read=self._bytes_read,
             messages_written=transport._messages_written if transport else 0,
             bytes_written=transport._bytes_written if transport else 0,
+            messages_refused=transport._messages_refused if transport else 0,
             events_dropped=self._events_dropped,
         )
 

@@ -35,7 +35,7 @@ import zmq.asyncio
 
 from ._errors import ZmqStreamClosed, os_error
 from ._events import SocketEvent
-from ._frames import Frames, check_message, own_frames, send_now
+from ._frames import REFUSALS, Frames, TornMessage, check_message, own_frames, send_now
 from ._socket import SocketViews, ZmqSocket
 from ._watermarks import resolve_watermarks
 
@@ -122,8 +122,11 @@ class ZmqTransport:
         # Write side.
         self._wbuf: deque[tuple[int, tuple[bytes, ...]]] = deque()
         self._wbuf_size = 0
+        #: Messages (and their bytes) the socket took, at once or from the write buffer.
         self._messages_written = 0
         self._bytes_written = 0
+        #: Buffered messages the socket refused when the writer task sent them (dropped).
+        self._messages_refused = 0
         self._write_high, self._write_low = resolve_watermarks(None, 16 * 1024, "write")
         #: Above the high watermark until the buffer falls to the low one; drain() waits then.
         self._write_paused = False
@@ -189,27 +192,35 @@ class ZmqTransport:
     def write(self, msg: Frames) -> None:
         """Send ``msg`` (a non-empty list or tuple of bytes-like frames) without blocking.
 
-        Raises ``TypeError`` for a malformed message (nothing of it is sent) and
-        ``ZmqStreamClosed`` once the transport is closing.
+        Sends at once while the socket can take the message and the write buffer is empty,
+        otherwise buffers a copy for the writer task.  Raises ``TypeError`` for a malformed
+        message and ``ZmqStreamClosed`` once the transport is closing.  A message the socket
+        refuses at once (``EHOSTUNREACH`` from ROUTER_MANDATORY, ``EFSM`` from REQ/REP out of
+        turn, ``ENOTSUP``, ``EINVAL``) raises ``OSError`` with that errno; nothing of it is
+        sent and the stream stays usable.  A buffered message refused later is dropped, logged
+        and counted in ``statistics().messages_refused``.
         """
         size, all_bytes = check_message(msg)
         if self._closing:
             raise ZmqStreamClosed("cannot write: the stream is closed")
-        self._messages_written += 1
-        self._bytes_written += size
         if not self._wbuf:
             try:
                 send_now(self._sync, msg)
             except zmq.Again:
                 pass
             except zmq.ZMQError as exc:
+                self._rearm_after_send()
+                if exc.errno in REFUSALS:
+                    raise os_error(exc, "write") from exc
+                self._fatal(exc, "write")
+                return
+            except TornMessage as exc:
                 self._fatal(exc, "write")
                 return
             else:
-                if self._receiving is not None or self._claimed is not None:
-                    # The send may have eaten a pending receive's wake-up: let pyzmq re-check
-                    # (this schedules nothing unless a message is already there).
-                    self._async.get(zmq.EVENTS)
+                self._messages_written += 1
+                self._bytes_written += size
+                self._rearm_after_send()
                 return
         self._wbuf.append((size, own_frames(msg, all_bytes)))
         self._wbuf_size += size
@@ -553,8 +564,8 @@ class ZmqTransport:
         """Buffer a finished receive's message, and with ``drain`` those ready after it.
 
         Returns ``_take_ready``'s verdict: True when the batch cap was reached.  A receive that
-        was cancelled took nothing; one cancelled by pyzmq because the socket was closed behind
-        our back ends the stream.
+        was cancelled, or that found nothing after all, took nothing; one cancelled by pyzmq
+        because the socket was closed behind our back ends the stream.
         """
         if receiving is self._receiving:
             self._receiving = None
@@ -566,13 +577,20 @@ class ZmqTransport:
         if stream is None or self._closing:
             return False
         try:
+            msg = receiving.result()
             if drain:
-                batch_full = self._take_ready(stream, receiving.result())
+                batch_full = self._take_ready(stream, msg)
             else:
-                msg = receiving.result()
                 size = sum(map(len, msg)) or 1
                 stream._feed_batch([(size, msg)], size)
                 batch_full = False
+        except zmq.ZMQError as exc:
+            # EAGAIN: libzmq said POLLIN, then dropped what it had (REQ_CORRELATE discards a
+            # stale reply); EFSM: REQ/REP has nothing to read until we send.  Neither is a
+            # failure: the next receive waits again.
+            if exc.errno not in (zmq.EAGAIN, zmq.EFSM):
+                self._fatal(exc, "read")
+            return False
         except Exception as exc:
             self._fatal(exc, "read")
             return False
@@ -599,11 +617,17 @@ class ZmqTransport:
                         send_now(sock, frames)
                     except zmq.Again:
                         break
+                    except zmq.ZMQError as exc:
+                        if exc.errno not in REFUSALS:
+                            raise
+                        self._refused_later(exc)
+                    else:
+                        self._messages_written += 1
+                        self._bytes_written += size
                     buf.popleft()
                     self._wbuf_size -= size
                 self._maybe_resume_writing()
-                if self._receiving is not None or self._claimed is not None:
-                    self._async.get(zmq.EVENTS)
+                self._rearm_after_send()
         except asyncio.CancelledError:
             self._on_cancelled()
         except Exception as exc:
@@ -714,6 +738,30 @@ class ZmqTransport:
                 else:
                     waiter.set_exception(exc)
 
+    def _rearm_after_send(self) -> None:
+        """A synchronous send may have eaten a pending receive's wake-up: let pyzmq re-check.
+
+        Reading ``EVENTS`` through the ``zmq.asyncio`` socket schedules nothing unless a
+        message is already there; with no receive pending there is nothing to re-arm.
+        """
+        if self._receiving is not None or self._claimed is not None:
+            self._async.get(zmq.EVENTS)
+
+    def _refused_later(self, exc: zmq.ZMQError) -> None:
+        """The writer's send was refused: nobody is left to raise it to, so count and log it.
+
+        Warns for the first refusal and every 1000th after it, so a stream of refusals (a
+        ROUTER replying to many departed peers) cannot flood the log.
+        """
+        self._messages_refused += 1
+        if self._messages_refused % 1000 == 1:
+            logger.warning(
+                "write: the socket refused a buffered message, dropped (%s; %d so far) on %r",
+                zmq.strerror(exc.errno) if exc.errno is not None else exc,
+                self._messages_refused,
+                self,
+            )
+
     def _drop_write_buffer(self) -> None:
         if self._wbuf:
             logger.debug("dropping %d unsent messages of %r", len(self._wbuf), self)
@@ -730,8 +778,11 @@ class ZmqTransport:
         """
         if self._closing:
             return
-        if isinstance(exc, zmq.ZMQError):
-            error: Exception = os_error(exc, action)
+        if isinstance(exc, TornMessage):
+            error: Exception = os_error(exc.error, f"{action} (after part of a message was sent)")
+            logger.debug("fatal %s error on %r: %s", action, self, error)
+        elif isinstance(exc, zmq.ZMQError):
+            error = os_error(exc, action)
             logger.debug("fatal %s error on %r: %s", action, self, error)
         else:
             error = exc

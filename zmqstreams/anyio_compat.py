@@ -30,6 +30,8 @@ zmqstreams                                ``ZmqObjectStream``
 a socket error (``OSError``)              ``anyio.BrokenResourceError`` (cause: the error)
 ``write()``/``drain()`` on a closed       ``send()`` raises ``anyio.BrokenResourceError``
 stream
+``write()`` raises ``OSError``: the       ``send()`` raises that ``OSError``; the stream
+socket refused that one message           is not broken and stays usable
 anything after ``aclose()``               ``anyio.ClosedResourceError``
 a second concurrent ``receive()``         ``anyio.BusyResourceError``
 ========================================  =============================================
@@ -114,6 +116,8 @@ class ZmqObjectStream(anyio.abc.ObjectStream[list[bytes]]):
 
         Raises:
             TypeError: ``item`` is not a valid message; nothing of it was sent.
+            OSError: The socket refused this message (e.g. ``EHOSTUNREACH``, ``EFSM``); nothing
+                of it was sent and the stream stays usable.
             anyio.BrokenResourceError: The stream was closed by its owner, or the socket failed.
             anyio.ClosedResourceError: ``aclose()`` was called on this adapter.
         """
@@ -121,6 +125,9 @@ class ZmqObjectStream(anyio.abc.ObjectStream[list[bytes]]):
             raise anyio.ClosedResourceError
         try:
             self._stream.write(item)
+        except ZmqStreamClosed as exc:
+            raise anyio.BrokenResourceError(str(exc)) from exc
+        try:
             await self._stream.drain()
         except (ZmqStreamClosed, OSError) as exc:
             if self._closed:
