@@ -165,3 +165,44 @@ async def test_stale_correlated_reply_does_not_end_a_req_stream(make_stream: Any
         router.write([*second[:-1], b"reply to second"])
         assert await reading == [b"reply to second"]
     assert req.exception() is None
+
+
+async def test_a_read_that_finds_the_buffer_empty_is_a_scheduling_point(
+    make_stream: Any,
+) -> None:
+    """Even when every message is ready before read() asks, other tasks run between reads.
+
+    A synchronous peer on inproc puts each message in the pipe before ``read()`` is called,
+    so no read has to wait.  A task spawned before the reads must still run at every one of
+    them: a task that is always served at once must not starve the loop (the monitor example
+    relies on this to print its events during the exchange).
+    """
+    ctx = zmq.Context.instance()
+    endpoint = f"inproc://scheduling-point-{id(make_stream)}"
+    peer = ctx.socket(zmq.PAIR)
+    peer.linger = 0
+    peer.bind(endpoint)
+    try:
+        stream = await make_stream(zmq.PAIR, connect=endpoint)
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        with anyio.fail_after(5):
+            peer.send(b"warm-up")
+            assert await stream.read() == [b"warm-up"]
+            ticker = asyncio.create_task(tick())
+            try:
+                for i in range(20):
+                    peer.send(b"%d" % i)
+                    before = ticks
+                    assert await stream.read() == [b"%d" % i]
+                    assert ticks > before, f"read #{i} returned without letting other tasks run"
+            finally:
+                ticker.cancel()
+    finally:
+        peer.close(0)

@@ -13,7 +13,7 @@ from ._errors import ZmqStreamClosed
 from ._events import SocketEvent
 from ._frames import Frames
 from ._statistics import StreamStatistics
-from ._transport import ZmqTransport
+from ._transport import BATCH, ZmqTransport
 from ._watermarks import message_size, resolve_watermarks
 
 __all__ = ("ZmqStream",)
@@ -66,6 +66,10 @@ class ZmqStream:
         self._waiter: asyncio.Future[None] | None = None
         #: True while a read() is waiting (on _waiter or on the reader's pending receive).
         self._reading = False
+        #: Whether the last read() that found the buffer empty had to wait (see read()).
+        self._last_read_waited = True
+        #: read() calls returned since the last one that yielded to the loop (see read()).
+        self._unyielded = 0
         self._events: deque[SocketEvent] = deque(maxlen=events_backlog)
         self._events_dropped = 0
         self._event_waiter: asyncio.Future[None] | None = None
@@ -99,9 +103,17 @@ class ZmqStream:
 
         Raises the stored exception after a socket error, ``ZmqStreamClosed`` once the stream is
         closed and its buffer empty, and ``RuntimeError`` if another ``read()`` is pending.
-        Cancelling a pending ``read()`` loses nothing: only the reader task takes messages from
-        the socket, and they stay in the buffer until a ``read()`` returns them.
+        Cancelling a pending ``read()`` loses nothing: a message taken from the socket is in the
+        buffer until a ``read()`` returns it.
+
+        A ``read()`` that finds the buffer empty is always a scheduling point: it waits for the
+        next message, or, when one is ready at once, yields to the loop once before returning
+        it.  Reads served from the buffer do not wait, but every ``BATCH``-th one yields, so a
+        flood cannot starve other tasks.
         """
+        if self._unyielded >= BATCH:
+            self._unyielded = 0
+            await asyncio.sleep(0)
         while not self._queue or self._exception is not None:
             if self._exception is not None:
                 raise self._exception
@@ -109,11 +121,20 @@ class ZmqStream:
                 raise ZmqStreamClosed()
             if self._reading:
                 raise RuntimeError("read() called while another coroutine is already reading")
+            transport = self._ztr
             self._reading = True
             try:
-                await self._wait_for_message()
+                # The last read() found a message ready: look for more before starting a receive.
+                if transport is not None and not self._last_read_waited and transport.take_ready():
+                    waited = False
+                else:
+                    waited = self._last_read_waited = await self._wait_for_message()
+                if not waited:
+                    await asyncio.sleep(0)  # a scheduling point, like a wait would have been
             finally:
                 self._reading = False
+            self._unyielded = 0
+        self._unyielded += 1
         size, msg = self._queue.popleft()
         self._queue_size -= size
         self._messages_read += 1
@@ -122,11 +143,12 @@ class ZmqStream:
             self._set_read_paused(False)
         return msg
 
-    async def _wait_for_message(self) -> None:
+    async def _wait_for_message(self) -> bool:
         """Wait until the buffer may have changed (a message, an error or the end of the stream).
 
-        When the transport lets us claim its receive in flight, await that future ourselves:
-        this task is then the only one woken by the next message, in the turn it arrives.
+        Claims the transport's receive when it can and awaits that future itself: this task is
+        then the only one woken by the next message, in the turn it arrives.  Returns whether
+        it had to wait (False: the receive it claimed had a message at once).
         """
         transport = self._ztr
         receiving = transport.claim_receive() if transport is not None else None
@@ -136,7 +158,10 @@ class ZmqStream:
                 await self._waiter
             finally:
                 self._waiter = None
-            return
+            return True
+        if receiving.done():
+            transport.release_receive(receiving)
+            return False
         try:
             await receiving
         except asyncio.CancelledError:
@@ -148,6 +173,7 @@ class ZmqStream:
             pass  # release_receive() stores it as the stream's exception
         finally:
             transport.release_receive(receiving)
+        return True
 
     def write(self, msg: Frames) -> None:
         """Send ``msg``, a non-empty list or tuple of bytes-like frames, without blocking.

@@ -404,19 +404,24 @@ class ZmqTransport:
     def claim_receive(self) -> asyncio.Future[list[bytes]] | None:
         """Hand the receive in flight to a ``read()`` that found the buffer empty, or ``None``.
 
-        Starts a receive first if none is in flight.  ``None`` means: wait to be woken by the
-        stream instead (reading is paused or over, or a message is already there for the
-        reader task to take with its batch).  The claimer must call ``release_receive()`` with
+        Starts a receive first if none is in flight; if that one has a message at once, it is
+        returned done, for the caller to release without waiting.  ``None`` means: wait to be
+        woken by the stream instead (reading is paused or over, or a background receive already
+        has a message for the reader task).  The claimer must call ``release_receive()`` with
         the future however its wait ends: that buffers the message if one came, so cancelling
         the claimer loses nothing.  ``interrupt_receive()`` cancels a claimed receive so that
         its claimer re-checks the stream; pyzmq skips a cancelled receive.
         """
-        self._start_receive()
         receiving = self._receiving
-        if receiving is None or receiving.done():
-            return None
-        receiving.remove_done_callback(self._receive_done)
-        self._receiving = None
+        if receiving is None:
+            receiving = self._start_receive(background=False)
+            if receiving is None:
+                return None
+        elif receiving.done():
+            return None  # a background receive has a message: the reader takes it, with its batch
+        else:
+            receiving.remove_done_callback(self._receive_done)
+            self._receiving = None
         self._claimed = receiving
         return receiving
 
@@ -430,6 +435,33 @@ class ZmqTransport:
         self._finish_receive(receiving, drain=False)
         if self._resume_timer is None and not self._closing:
             self._resume_timer = self._loop.call_later(_RESUME_INTAKE_S, self._resume_intake)
+
+    def take_ready(self) -> bool:
+        """``read()`` found the buffer empty: take what is ready now, with non-blocking receives.
+
+        Only while no receive is in flight (one that is would hold an earlier message).  Costs
+        one receive call when nothing is there, so ``read()`` tries it only after a read that
+        found a message ready.  Returns whether anything was buffered.
+        """
+        if (
+            self._receiving is not None
+            or self._claimed is not None
+            or self._paused_by_user
+            or self._paused_by_buffer
+            or self._closing
+        ):
+            return False
+        stream = self._stream_ref()
+        if stream is None:
+            return False
+        try:
+            taken = self._take_ready(stream)
+        except zmq.ZMQError as exc:
+            self._fatal(exc, "read")
+            return False
+        if self._writer_polling:
+            self._async.get(zmq.EVENTS)
+        return taken > 0
 
     def interrupt_receive(self) -> None:
         """Cancel a claimed receive, so that the ``read()`` awaiting it re-checks the stream."""
@@ -456,12 +488,12 @@ class ZmqTransport:
 
     # ------------------------------------------------------------------ background tasks
 
-    def _take_ready(self, stream: ZmqStream, first: list[bytes] | None = None) -> bool:
-        """Buffer ``first`` and the messages ready after it, without waiting.
+    def _take_ready(self, stream: ZmqStream, first: list[bytes] | None = None) -> int:
+        """Buffer ``first`` and the messages ready after it, without waiting; return how many.
 
         Stops at ``EAGAIN``, once the buffer is above its high watermark (the stream then pauses
-        us), or after ``BATCH`` messages; returns True in that last case, when the caller should
-        yield before taking more, so that one busy socket cannot starve the loop.  Frames are
+        us), or after ``BATCH`` messages, when the caller should yield before taking more, so
+        that one busy socket cannot starve the loop.  Frames are
         received with ``copy=False``, whose ``more`` is free, unlike ``recv_multipart``'s
         ``RCVMORE`` lookup per frame; the rest of a multipart message is always there once its
         first frame is.
@@ -499,7 +531,7 @@ class ZmqTransport:
         finally:
             if batch:
                 stream._feed_batch(batch, total)
-        return len(batch) >= BATCH
+        return len(batch)
 
     async def _read_loop(self) -> None:
         """Finish the receives nobody claimed and start the next ones; sleep in between."""
@@ -518,8 +550,12 @@ class ZmqTransport:
         except asyncio.CancelledError:
             self._on_cancelled()
 
-    def _start_receive(self) -> None:
-        """Start a receive unless one is in flight, reading is paused, or we are closing."""
+    def _start_receive(self, *, background: bool = True) -> asyncio.Future[list[bytes]] | None:
+        """Start a receive unless one is in flight, reading is paused, or we are closing.
+
+        A background receive is finished by the reader task, woken by its done callback (at
+        once if a message was already there); otherwise the caller owns the returned future.
+        """
         if (
             self._receiving is not None
             or self._claimed is not None
@@ -527,7 +563,7 @@ class ZmqTransport:
             or self._paused_by_buffer
             or self._closing
         ):
-            return
+            return None
         try:
             receiving = cast("asyncio.Future[list[bytes]]", self._async.recv_multipart())
         except zmq.ZMQError as exc:
@@ -535,12 +571,14 @@ class ZmqTransport:
                 self._shutdown(None, flush=False)
             else:
                 self._fatal(exc, "read")
-            return
-        self._receiving = receiving
-        if receiving.done():
-            self._wake_reader_task()  # a message was ready at once: the reader takes it
-        else:
-            receiving.add_done_callback(self._receive_done)
+            return None
+        if background:
+            self._receiving = receiving
+            if receiving.done():
+                self._wake_reader_task()
+            else:
+                receiving.add_done_callback(self._receive_done)
+        return receiving
 
     def _resume_intake(self) -> None:
         self._resume_timer = None
@@ -579,7 +617,7 @@ class ZmqTransport:
         try:
             msg = receiving.result()
             if drain:
-                batch_full = self._take_ready(stream, msg)
+                batch_full = self._take_ready(stream, msg) >= BATCH
             else:
                 size = sum(map(len, msg)) or 1
                 stream._feed_batch([(size, msg)], size)
