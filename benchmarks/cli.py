@@ -22,6 +22,7 @@ from typing import Any
 import zmq
 
 from benchmarks.contenders import Contender, available_contenders
+from benchmarks.loopcost import count_loop_cost
 from benchmarks.memory import measure_memory
 from benchmarks.peer import Peer
 from benchmarks.report import Sample, render_tables, save_json, save_plot
@@ -41,14 +42,24 @@ class Settings:
     timeout: float
     memory_floods_mb: tuple[int, ...] = (50, 200)
     memory_contenders: tuple[str, ...] = ("zmqstreams", "raw", "aiozmq")
+    #: Round trips counted per loop-work run (``loopcost``).
+    loopcost_round_trips: int = 5_000
     warmup_fraction: float = 0.2
 
 
 QUICK = Settings(
     rounds=3,
-    counts={"push64": 20_000, "multi1k": 10_000, "big64k": 2_000, "rtt": 1_000, "pubsub": 10_000},
+    counts={
+        "push64": 20_000,
+        "multi1k": 10_000,
+        "big64k": 2_000,
+        "rtt": 1_000,
+        "docexample": 1_000,
+        "pubsub": 10_000,
+    },
     timeout=20.0,
     memory_contenders=("zmqstreams",),
+    loopcost_round_trips=1_000,
 )
 DEFAULT = Settings(
     rounds=5,
@@ -57,6 +68,7 @@ DEFAULT = Settings(
         "multi1k": 50_000,
         "big64k": 10_000,
         "rtt": 10_000,
+        "docexample": 10_000,
         "pubsub": 50_000,
     },
     timeout=120.0,
@@ -87,7 +99,15 @@ class Progress:
 
 
 def _short(key: str, value: float) -> str:
-    units = {"rate": "/s", "p50_us": " µs p50", "p99_us": " µs p99", "rss_growth_mb": " MB"}
+    units = {
+        "rate": "/s",
+        "p50_us": " µs p50",
+        "p99_us": " µs p99",
+        "rss_growth_mb": " MB",
+        "turns": " turns",
+        "callbacks": " callbacks",
+        "micros": " µs",
+    }
     return f"{value:,.0f}{units[key]}" if key == "rate" else f"{value:,.1f}{units[key]}"
 
 
@@ -104,7 +124,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workload",
         action="append",
-        choices=(*TITLES, "memory"),
+        choices=(*TITLES, "loopcost", "memory"),
         help="run only this workload (repeatable)",
     )
     parser.add_argument(
@@ -172,14 +192,17 @@ async def _run_loop(
             broken: dict[str, str] = {}
             warmup = max(1, int(count * settings.warmup_fraction))
             for contender in contenders:
+                if contender.name not in case_contenders(case):
+                    continue
                 try:
                     await measure(case, contender, peer, warmup, settings.timeout)
                 except RunFailed as exc:
                     broken[contender.name] = f"warm-up run failed: {exc}"
                     peer.stop()
+            runners = [c for c in contenders if c.name in case_contenders(case)]
             for rnd in range(1, settings.rounds + 1):
-                shift = (rnd - 1) % len(contenders)
-                for contender in contenders[shift:] + contenders[:shift]:
+                shift = (rnd - 1) % len(runners)
+                for contender in runners[shift:] + runners[:shift]:
                     gc.collect()
                     sample = Sample(loop, case.workload, case.label, contender.name, rnd)
                     sample.error = broken.get(contender.name)
@@ -200,6 +223,17 @@ async def _run_loop(
         peer.stop()
 
 
+def case_contenders(case: Case) -> set[str]:
+    """Who runs ``case``: everyone, but the document's example is awaited code only.
+
+    Blocking pyzmq would run each of its four steps in a worker thread, which measures thread
+    hand-offs, not the library.
+    """
+    if case.workload == "docexample":
+        return set(ALL_CONTENDERS) - {"blocking"}
+    return set(ALL_CONTENDERS)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     settings = QUICK if args.quick else DEFAULT
@@ -216,16 +250,26 @@ def main(argv: list[str] | None = None) -> int:
         if "uvloop" in loops:
             loops.remove("uvloop")
             notes.append("uvloop skipped: not importable")
-    workloads = set(args.workload or [*TITLES, "memory"])
+    workloads = set(args.workload or [*TITLES, "loopcost", "memory"])
     cases = [c for c in CASES if c.workload in workloads and args.topology in ("both", c.topology)]
     memory_names = (
         [n for n in settings.memory_contenders if n in {c.name for c in contenders}]
         if "memory" in workloads
         else []
     )
-    total = len(loops) * (
-        len(cases) * len(contenders) * settings.rounds
-        + len(memory_names) * len(settings.memory_floods_mb)
+    loopcost_names = (
+        [c.name for c in contenders if c.name != "blocking"]
+        if "loopcost" in workloads and "asyncio" in loops
+        else []
+    )
+    total = (
+        len(loops)
+        * (
+            sum(len(case_contenders(c) & {x.name for x in contenders}) for c in cases)
+            * settings.rounds
+            + len(memory_names) * len(settings.memory_floods_mb)
+        )
+        + len(loopcost_names) * settings.rounds
     )
     meta = _meta(settings, loops, notes)
     print(
@@ -241,7 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     samples: list[Sample] = []
     progress = Progress(total)
     try:
-        _run_all(loops, cases, contenders, memory_names, settings, samples, progress)
+        _run_all(
+            loops, cases, contenders, memory_names, loopcost_names, settings, samples, progress
+        )
     except KeyboardInterrupt:
         notes.append("interrupted: the tables show the runs done so far")
     return _finish(args, samples, meta, notes, progress)
@@ -252,10 +298,12 @@ def _run_all(
     cases: list[Case],
     contenders: list[Contender[Any]],
     memory_names: list[str],
+    loopcost_names: list[str],
     settings: Settings,
     samples: list[Sample],
     progress: Progress,
 ) -> None:
+    _run_loopcost([c for c in contenders if c.name in loopcost_names], settings, samples, progress)
     for loop in loops:
         with asyncio.Runner(loop_factory=_loop_factory(loop)) as runner:
             runner.run(_run_loop(loop, cases, contenders, settings, samples, progress))
@@ -270,6 +318,31 @@ def _run_all(
                     sample.error = f"{type(exc).__name__}: {exc}"
                 samples.append(sample)
                 progress.report(sample)
+
+
+def _run_loopcost(
+    contenders: list[Contender[Any]],
+    settings: Settings,
+    samples: list[Sample],
+    progress: Progress,
+) -> None:
+    """Count loop turns and callbacks per one-loop round trip (asyncio only: it counts them)."""
+    for rnd in range(1, settings.rounds + 1):
+        shift = (rnd - 1) % max(1, len(contenders))
+        for contender in contenders[shift:] + contenders[:shift]:
+            gc.collect()
+            sample = Sample("asyncio", "loopcost", "one loop", contender.name, rnd)
+            try:
+                cost = count_loop_cost(contender, settings.loopcost_round_trips)
+                sample.metrics = {
+                    "turns": cost.turns,
+                    "callbacks": cost.callbacks,
+                    "micros": cost.micros,
+                }
+            except Exception as exc:
+                sample.error = f"{type(exc).__name__}: {exc}"
+            samples.append(sample)
+            progress.report(sample)
 
 
 def _finish(

@@ -81,6 +81,10 @@ class Contender(ABC, Generic[E]):
         """Receive ``n`` messages expected to be ``start``...; return how many were not intact."""
 
     @abstractmethod
+    async def recv_one(self, end: E) -> list[bytes]:
+        """Receive one message."""
+
+    @abstractmethod
     async def recv_until(self, end: E, marker: list[bytes]) -> None:
         """Receive and discard messages up to and including ``marker``."""
 
@@ -137,6 +141,10 @@ class _StreamsApi(Contender[Any]):
             if not check(await read(), seq):
                 bad += 1
         return bad
+
+    async def recv_one(self, end: Any) -> list[bytes]:
+        msg: list[bytes] = await end.read()
+        return msg
 
     async def recv_until(self, end: Any, marker: list[bytes]) -> None:
         while await end.read() != marker:
@@ -217,6 +225,9 @@ class RawAsyncio(Contender[zmq.asyncio.Socket]):
             if not check(await recv(), seq):
                 bad += 1
         return bad
+
+    async def recv_one(self, end: zmq.asyncio.Socket) -> list[bytes]:
+        return await end.recv_multipart()
 
     async def recv_until(self, end: zmq.asyncio.Socket, marker: list[bytes]) -> None:
         while await end.recv_multipart() != marker:
@@ -302,6 +313,10 @@ class Blocking(Contender[_BlockingEnd]):
     async def recv_n(self, end: _BlockingEnd, check: Check, start: int, n: int) -> int:
         bad: int = await self._run(end, blocking_recv_n, end.sock, check, start, n)
         return bad
+
+    async def recv_one(self, end: _BlockingEnd) -> list[bytes]:
+        msg: list[bytes] = await self._run(end, end.sock.recv_multipart)
+        return msg
 
     async def recv_until(self, end: _BlockingEnd, marker: list[bytes]) -> None:
         await self._run(end, blocking_recv_until, end.sock, marker)

@@ -19,6 +19,9 @@ from benchmarks.workloads import TITLES
 __all__ = ("Sample", "medians", "render_tables", "save_json", "save_plot")
 
 MEMORY_TITLE = "Reader memory under a flood, 4 KiB messages read slowly (RSS growth, child process)"
+LOOPCOST_TITLE = (
+    "Loop work per round trip: one-loop DEALER/ROUTER ping-pong, 64 B, on a counting asyncio loop"
+)
 
 
 @dataclass
@@ -37,6 +40,12 @@ class Sample:
 #: (metric key, column heading, better) per workload; better is "higher" or "lower".
 _METRICS: dict[str, list[tuple[str, str, str]]] = {
     "rtt": [("p50_us", "p50 µs", "lower"), ("p99_us", "p99 µs", "lower")],
+    "docexample": [("p50_us", "p50 µs", "lower"), ("p99_us", "p99 µs", "lower")],
+    "loopcost": [
+        ("turns", "turns", "lower"),
+        ("callbacks", "callbacks", "lower"),
+        ("micros", "µs", "lower"),
+    ],
     "pubsub": [("rate", "deliveries/s", "higher")],
     "memory": [("rss_growth_mb", "RSS growth MB", "lower")],
 }
@@ -127,7 +136,7 @@ def _table(workload: str, title: str, samples: list[Sample]) -> list[str]:
 def render_tables(samples: list[Sample]) -> str:
     """One plain-text table per workload, in a fixed order."""
     blocks: list[str] = []
-    titles = {**TITLES, "memory": MEMORY_TITLE}
+    titles = {**TITLES, "loopcost": LOOPCOST_TITLE, "memory": MEMORY_TITLE}
     for workload, title in titles.items():
         chosen = [s for s in samples if s.workload == workload]
         if chosen:
@@ -165,7 +174,7 @@ def save_plot(path: str, samples: list[Sample]) -> str:
         labels: list[str] = []
         ratios: dict[str, list[float]] = {c: [] for c in contenders}
         for (workload, _, case), by_contender in groups.items():
-            if workload == "memory":
+            if workload in ("memory", "loopcost"):
                 continue
             key, _, better = _METRICS.get(workload, _THROUGHPUT)[0]
             raw = medians(by_contender["raw"], key)

@@ -37,7 +37,7 @@ class RunFailed(Exception):
 class Case:
     """One workload in one topology; ``direction`` says which side is measured."""
 
-    workload: str  # push64 | multi1k | big64k | rtt | pubsub
+    workload: str  # push64 | multi1k | big64k | rtt | docexample | pubsub
     topology: str  # loop (both ends in one event loop) | peer (peer in another process)
     direction: str  # both | recv | send | rtt
     shape: str  # a key of messages.SHAPES
@@ -54,6 +54,8 @@ TITLES: dict[str, str] = {
     "multi1k": "PUSH/PULL, 3-frame messages of 1 KiB frames",
     "big64k": "PUSH/PULL, 64 KiB frames",
     "rtt": "DEALER/ROUTER round trip, 64 B, one request outstanding",
+    "docexample": "The streams document's first example: DEALER writes, ROUTER reads and echoes, "
+    "DEALER reads (one task)",
     "pubsub": f"PUB to {SUBSCRIBERS} SUBs, 64 B messages, one loop",
 }
 
@@ -69,6 +71,7 @@ CASES: tuple[Case, ...] = (
     ),
     Case("rtt", "loop", "rtt", "64B"),
     Case("rtt", "peer", "rtt", "64B"),
+    Case("docexample", "loop", "rtt", "doc"),
     Case("pubsub", "loop", "both", "64B"),
 )
 
@@ -90,6 +93,8 @@ async def measure(
     }[(case.topology, case.direction)]
     if case.workload == "pubsub":
         runner = _loop_pubsub
+    elif case.workload == "docexample":
+        runner = _loop_doc_example
     try:
         return await asyncio.wait_for(runner(case, contender, peer, count, limit), limit)
     except TimeoutError:
@@ -210,6 +215,40 @@ async def _peer_rtt(
     finally:
         await c.close(dealer)
     _verify(bad, "in replies")
+    return _rtt_metrics(latencies)
+
+
+async def _loop_doc_example(
+    case: Case, c: Contender[Any], peer: Peer, count: int, limit: float
+) -> dict[str, float]:
+    """The first example of the streams document, timed per iteration, in one task.
+
+    ``dealer.write((b"data", b"ask", i))``, ``router.read()``, ``router.write(data)``,
+    ``dealer.read()``: each step awaited in turn, as the document writes it.
+    """
+    total = RTT_WARMUP + count
+    router, endpoint = await c.open(zmq.ROUTER, ADDR, bind=True)
+    latencies: list[int] = []
+    bad = 0
+    try:
+        dealer, _ = await c.open(zmq.DEALER, endpoint, bind=False)
+        try:
+            now = time.perf_counter_ns
+            for i in range(total):
+                msg = [b"data", b"ask", str(i).encode("utf-8")]
+                started = now()
+                await c.send_one(dealer, msg)
+                data = await c.recv_one(router)
+                await c.send_one(router, data)
+                answer = await c.recv_one(dealer)
+                latencies.append(now() - started)
+                if answer != msg:
+                    bad += 1
+        finally:
+            await c.close(dealer)
+    finally:
+        await c.close(router)
+    _verify(bad, "in answers")
     return _rtt_metrics(latencies)
 
 
