@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import zmq
 
@@ -14,8 +15,14 @@ from ._watermarks import resolve_watermarks
 
 __all__ = ("create_zmq_stream",)
 
-#: What ``options=`` takes: ``zmq.*`` socket option -> value, applied in iteration order.
-SocketOptions = Mapping[int, int | bytes | str]
+#: A socket option's value: an int, or bytes (a str is encoded as UTF-8).
+_OptionValue = int | bytes | str
+
+#: What ``options=`` takes: ``zmq.*`` socket option (an int) -> value, applied in iteration
+#: order.  The key type is ``Any`` because a Mapping's key type is invariant: ``Mapping[int, ...]``
+#: would refuse ``opts = {zmq.LINGER: 0}``, whose keys mypy infers as ``zmq.SocketOption``.  Keys
+#: are checked at run time instead.
+SocketOptions = Mapping[Any, _OptionValue]
 
 
 def _endpoints(value: str | Iterable[str] | None, name: str) -> list[str]:
@@ -41,7 +48,7 @@ def _option_label(option: int) -> str:
         return str(option)
 
 
-def _options(value: SocketOptions | None) -> list[tuple[int, int | bytes | str]]:
+def _options(value: SocketOptions | None) -> list[tuple[int, _OptionValue]]:
     """Check the shape of ``options`` and return its pairs in order.
 
     Only the shape is checked here, before any socket exists; whether an option takes an int
@@ -51,7 +58,7 @@ def _options(value: SocketOptions | None) -> list[tuple[int, int | bytes | str]]
         return []
     if not isinstance(value, Mapping):
         raise TypeError(f"options must be a mapping of option to value, got {type(value).__name__}")
-    pairs: list[tuple[int, int | bytes | str]] = []
+    pairs: list[tuple[int, _OptionValue]] = []
     for option, setting in value.items():
         # bool is an int, but True as a key would silently mean option 1 (zmq.HWM).
         if isinstance(option, bool) or not isinstance(option, int):
@@ -65,7 +72,7 @@ def _options(value: SocketOptions | None) -> list[tuple[int, int | bytes | str]]
     return pairs
 
 
-def _apply_options(transport: ZmqTransport, options: list[tuple[int, int | bytes | str]]) -> None:
+def _apply_options(transport: ZmqTransport, options: list[tuple[int, _OptionValue]]) -> None:
     """Set each option through the transport, so SUBSCRIBE is tracked as ``subscribe()`` does.
 
     A str is encoded as UTF-8, as pyzmq's ``setsockopt_string()`` does.  libzmq's refusals come
@@ -94,7 +101,7 @@ async def create_zmq_stream(
     high_write: int | None = None,
     low_write: int | None = None,
     events_backlog: int | None = 100,
-    options: Mapping[int, int | bytes | str] | None = None,
+    options: Mapping[Any, int | bytes | str] | None = None,  # SocketOptions, spelt out for the docs
 ) -> ZmqStream:
     """Create a ZeroMQ socket of ``zmq_type`` (or adopt ``zmq_sock``) and return its stream.
 
