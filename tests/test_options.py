@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import socket
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -123,6 +124,29 @@ async def test_curve_server_options_are_set_before_bind(make_stream: Any) -> Non
     with anyio.fail_after(5):
         client.write([b"secret"])
         assert await server.read() == [b"secret"]
+
+
+def ipv6_loopback() -> bool:
+    """Whether this host can listen on ``::1``."""
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this host")
+async def test_ipv6_is_set_before_bind_and_connect(make_stream: Any) -> None:
+    """Without IPV6 set first, binding or connecting to [::1] fails."""
+    with pytest.raises(OSError):
+        await zmqstreams.create_zmq_stream(zmq.PAIR, bind="tcp://[::1]:*")
+    server = await make_stream(zmq.PAIR, bind="tcp://[::1]:*", options={zmq.IPV6: 1})
+    assert endpoint_of(server).startswith("tcp://[::1]:")
+    client = await make_stream(zmq.PAIR, connect=endpoint_of(server), options={zmq.IPV6: 1})
+    with anyio.fail_after(5):
+        client.write([b"v6"])
+        assert await server.read() == [b"v6"]
 
 
 async def test_router_mandatory_is_effective(make_stream: Any) -> None:
