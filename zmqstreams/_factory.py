@@ -117,7 +117,8 @@ async def create_zmq_stream(
     Every ``bind`` endpoint is bound and every ``connect`` endpoint connected before this
     returns.  If an option or endpoint fails, the socket is closed and an error naming it is
     raised: ``OSError`` with the ZeroMQ errno for what libzmq refuses (``EINVAL`` for an unknown
-    option or a bad value), ``TypeError`` for a value of the wrong type.  The socket is closed
+    option or a bad value), ``TypeError`` for a value of the wrong type (``OverflowError`` for an
+    int too large for the option).  The socket is closed
     too when it is a ``zmq_sock``: it belongs to the stream once adopted, and a socket with some
     options set and others not is in no state to hand back.  Arguments of the wrong shape
     (``options`` not a mapping, a key not an int, a value not an int, bytes or str, a bad
