@@ -12,8 +12,8 @@ What it shows:
 - an intruder with a key of its own gets nothing through; the server's monitor reports the
   refused handshake (``HANDSHAKE_FAILED_AUTH``, value 400: the ZAP status code).
 
-Options are set through ``transport.setsockopt()`` before ``bind``/``connect``: CURVE options
-only apply to connections made after they are set.
+Options are given to ``create_zmq_stream(options=...)``, which sets them before it binds or
+connects: CURVE options only apply to connections made after they are set.
 
 Run: python examples/curve_echo.py   (ends by itself within seconds, exit status 0)
 """
@@ -41,15 +41,6 @@ class AllowOneKey:
         return allowed
 
 
-async def curve_stream(zmq_type: int, options: dict[int, int | bytes]) -> zmqstreams.ZmqStream:
-    """A stream with options set before any bind/connect (CURVE needs that)."""
-    stream = await zmqstreams.create_zmq_stream(zmq_type)
-    assert stream.transport is not None
-    for option, value in options.items():
-        stream.transport.setsockopt(option, value)
-    return stream
-
-
 async def echo(server: zmqstreams.ZmqStream) -> None:
     """Echo every message back to its sender, until the server stream is closed."""
     try:
@@ -70,9 +61,14 @@ async def main() -> int:
     auth.start()
     auth.configure_curve_callback(domain="*", credentials_provider=AllowOneKey(client_public))
 
-    server = await curve_stream(
+    server = await zmqstreams.create_zmq_stream(
         zmq.ROUTER,
-        {zmq.CURVE_SERVER: 1, zmq.CURVE_SECRETKEY: server_secret, zmq.MAXMSGSIZE: 64 * 1024},
+        bind="tcp://127.0.0.1:*",
+        options={
+            zmq.CURVE_SERVER: 1,
+            zmq.CURVE_SECRETKEY: server_secret,
+            zmq.MAXMSGSIZE: 64 * 1024,
+        },
     )
     assert server.transport is not None
     await server.transport.enable_monitor(
@@ -80,25 +76,22 @@ async def main() -> int:
         | zmq.EVENT_HANDSHAKE_FAILED_AUTH
         | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
     )
-    address = await server.transport.bind("tcp://127.0.0.1:*")
+    (address,) = server.transport.bindings()
     print(f"server: CURVE echo on {address}")
     echoing = asyncio.create_task(echo(server))
 
-    client = await curve_stream(
-        zmq.DEALER,
-        {
+    def client_options(public: bytes, secret: bytes) -> dict[int, int | bytes]:
+        return {
             zmq.CURVE_SERVERKEY: server_public,
-            zmq.CURVE_PUBLICKEY: client_public,
-            zmq.CURVE_SECRETKEY: client_secret,
-        },
+            zmq.CURVE_PUBLICKEY: public,
+            zmq.CURVE_SECRETKEY: secret,
+        }
+
+    intruder = await zmqstreams.create_zmq_stream(
+        zmq.DEALER, options=client_options(intruder_public, intruder_secret)
     )
-    intruder = await curve_stream(
-        zmq.DEALER,
-        {
-            zmq.CURVE_SERVERKEY: server_public,
-            zmq.CURVE_PUBLICKEY: intruder_public,
-            zmq.CURVE_SECRETKEY: intruder_secret,
-        },
+    client = await zmqstreams.create_zmq_stream(
+        zmq.DEALER, options=client_options(client_public, client_secret)
     )
     assert client.transport is not None
     assert intruder.transport is not None

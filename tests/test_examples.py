@@ -93,8 +93,25 @@ def check_reliable_request_reply(out: str) -> None:
     assert "ROUTER: stream error: None" in out
 
 
+def check_liveness(out: str) -> None:
+    # Each line comes only after the monitor event it names (or the reply): the example waits
+    # for them, bounded by its own timeout.  Durations are printed, not checked.
+    assert "peer up: HANDSHAKE_SUCCEEDED\n" in out, out
+    assert "peer slow: reply [b'sleep 1.0'] after" in out, out
+    assert "peer frozen: DISCONNECTED after" in out, out
+    assert "peer back: HANDSHAKE_SUCCEEDED, reply [b'are you back?']" in out, out
+    assert "peer killed: DISCONNECTED" in out, out
+    assert re.search(
+        r"^no peer: CONNECT_RETRIED, next attempts in \[\d+(, \d+){3}\] ms$", out, re.M
+    )
+    assert "no peer: 1 message waits in the write buffer" in out, out
+    assert "publisher: subscription [b'\\x01news'] arrived" in out, out
+    assert out.endswith("subscriber got [b'news: on time']\n"), out
+
+
 CHECKS: dict[str, Callable[[str], None]] = {
     "dealer_router.py": check_dealer_router,
+    "liveness.py": check_liveness,
     "monitor.py": check_monitor,
     "pipeline.py": check_pipeline,
     "pubsub_slow_subscriber.py": check_pubsub,

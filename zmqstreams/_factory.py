@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import zmq
 
 from ._socket import ZmqSocket, open_socket
 from ._stream import ZmqStream
@@ -11,6 +14,15 @@ from ._transport import ZmqTransport
 from ._watermarks import resolve_watermarks
 
 __all__ = ("create_zmq_stream",)
+
+#: A socket option's value: an int, or bytes (a str is encoded as UTF-8).
+_OptionValue = int | bytes | str
+
+#: What ``options=`` takes: ``zmq.*`` socket option (an int) -> value, applied in iteration
+#: order.  The key type is ``Any`` because a Mapping's key type is invariant: ``Mapping[int, ...]``
+#: would refuse ``opts = {zmq.LINGER: 0}``, whose keys mypy infers as ``zmq.SocketOption``.  Keys
+#: are checked at run time instead.
+SocketOptions = Mapping[Any, _OptionValue]
 
 
 def _endpoints(value: str | Iterable[str] | None, name: str) -> list[str]:
@@ -28,6 +40,55 @@ def _endpoints(value: str | Iterable[str] | None, name: str) -> list[str]:
     return endpoints
 
 
+def _option_label(option: int) -> str:
+    """``zmq.LINGER`` -> ``"LINGER"``, for messages; a number libzmq lacks stays a number."""
+    try:
+        return zmq.SocketOption(option).name or str(option)
+    except ValueError:
+        return str(option)
+
+
+def _options(value: SocketOptions | None) -> list[tuple[int, _OptionValue]]:
+    """Check the shape of ``options`` and return its pairs in order.
+
+    Only the shape is checked here, before any socket exists; whether an option takes an int
+    or bytes, and which values it accepts, only pyzmq and libzmq know.
+    """
+    if value is None:
+        return []
+    if not isinstance(value, Mapping):
+        raise TypeError(f"options must be a mapping of option to value, got {type(value).__name__}")
+    pairs: list[tuple[int, _OptionValue]] = []
+    for option, setting in value.items():
+        # bool is an int, but True as a key would silently mean option 1 (zmq.HWM).
+        if isinstance(option, bool) or not isinstance(option, int):
+            raise TypeError(f"options keys must be ints such as zmq.LINGER, got {option!r}")
+        if not isinstance(setting, (int, bytes, str)):
+            raise TypeError(
+                f"options[{_option_label(option)}] must be an int, bytes or str, "
+                f"got {type(setting).__name__}"
+            )
+        pairs.append((option, setting))
+    return pairs
+
+
+def _apply_options(transport: ZmqTransport, options: list[tuple[int, _OptionValue]]) -> None:
+    """Set each option through the transport, so SUBSCRIBE is tracked as ``subscribe()`` does.
+
+    A str is encoded as UTF-8, as pyzmq's ``setsockopt_string()`` does.  libzmq's refusals come
+    out of ``setsockopt()`` as ``OSError`` naming the option; pyzmq's type errors (bytes for an
+    int option, or the reverse) and overflows are given the option's name here.
+    """
+    for option, setting in options:
+        value = setting.encode("utf-8") if isinstance(setting, str) else setting
+        try:
+            transport.setsockopt(option, value)
+        except (TypeError, OverflowError) as exc:
+            raise type(exc)(
+                f"options[{_option_label(option)}]: cannot set {setting!r} ({exc})"
+            ) from exc
+
+
 async def create_zmq_stream(
     zmq_type: int,
     *,
@@ -40,31 +101,56 @@ async def create_zmq_stream(
     high_write: int | None = None,
     low_write: int | None = None,
     events_backlog: int | None = 100,
+    options: Mapping[Any, int | bytes | str] | None = None,  # SocketOptions, spelt out for the docs
 ) -> ZmqStream:
     """Create a ZeroMQ socket of ``zmq_type`` (or adopt ``zmq_sock``) and return its stream.
 
+    ``options`` maps socket options to values (``{zmq.HEARTBEAT_IVL: 1000,
+    zmq.ROUTER_MANDATORY: 1}``).  They are set in the mapping's order, after the default LINGER
+    (so ``zmq.LINGER`` there overrides it) and before any ``bind`` or ``connect``: what CURVE,
+    ``IDENTITY``/``ROUTING_ID``, ``IPV6``, heartbeats and HWMs need, since libzmq applies most
+    options only to connections made after them.  A ``str`` value is encoded as UTF-8.
+    ``zmq.SUBSCRIBE`` set this way shows in ``transport.subscriptions()``, as after
+    ``transport.subscribe()``; a mapping holds one value per option, so subscribe to further
+    topics with ``subscribe()``.
+
     Every ``bind`` endpoint is bound and every ``connect`` endpoint connected before this
-    returns.  If one fails, the socket is closed and an ``OSError`` with the ZeroMQ errno is
-    raised.  Sockets created here get LINGER = 1000 ms; a ``zmq_sock`` keeps its own LINGER
-    (libzmq's default, -1, lets ``wait_closed()`` wait forever for undeliverable data).
-    ``high_read``/``low_read`` and ``high_write``/``low_write`` are watermarks in bytes;
-    ``events_backlog`` caps unread monitor events (``None``: no cap).  ``loop`` is accepted for
-    aiozmq compatibility; the running loop is always used.
+    returns.  If an option or endpoint fails, the socket is closed and an error naming it is
+    raised: ``OSError`` with the ZeroMQ errno for what libzmq refuses (``EINVAL`` for an unknown
+    option or a bad value), ``TypeError`` for a value of the wrong type (``OverflowError`` for an
+    int too large for the option).  The socket is closed
+    too when it is a ``zmq_sock``: it belongs to the stream once adopted, and a socket with some
+    options set and others not is in no state to hand back.  Arguments of the wrong shape
+    (``options`` not a mapping, a key not an int, a value not an int, bytes or str, a bad
+    endpoint type) raise ``TypeError`` before any socket is created or adopted, so a
+    ``zmq_sock`` stays open then.
+
+    Sockets created here get LINGER = 1000 ms; a ``zmq_sock`` keeps its own LINGER (libzmq's
+    default, -1, lets ``wait_closed()`` wait forever for undeliverable data) unless
+    ``options`` sets it.  ``high_read``/``low_read`` and ``high_write``/``low_write`` are
+    watermarks in bytes; ``events_backlog`` caps unread monitor events (``None``: no cap).
+    ``loop`` is accepted for aiozmq compatibility; the running loop is always used.
 
     Example::
 
-        router = await create_zmq_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+        router = await create_zmq_stream(
+            zmq.ROUTER, bind="tcp://127.0.0.1:*", options={zmq.ROUTER_MANDATORY: 1}
+        )
         addr = next(iter(router.transport.bindings()))
-        dealer = await create_zmq_stream(zmq.DEALER, connect=addr)
+        dealer = await create_zmq_stream(
+            zmq.DEALER, connect=addr, options={zmq.ROUTING_ID: b"alice"}
+        )
     """
     binds = _endpoints(bind, "bind")
     connects = _endpoints(connect, "connect")
+    settings = _options(options)
     write_limits = resolve_watermarks(high_write, low_write, "write")
     stream = ZmqStream(high=high_read, low=low_read, events_backlog=events_backlog)
     views = open_socket(zmq_type, zmq_sock)
     transport = ZmqTransport(views, zmq_type, stream, zmq_sock)
     stream.set_transport(transport)
     try:
+        _apply_options(transport, settings)
         for endpoint in binds:
             await transport.bind(endpoint)
         for endpoint in connects:

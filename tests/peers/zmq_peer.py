@@ -9,6 +9,8 @@ once its socket is bound or connected, then:
   waits until they are delivered, and exits.
 - ``oversize ENDPOINT SIZE``: connects PUSH and sends one SIZE-byte frame, then waits to be
   killed (a hostile peer against ``MAXMSGSIZE``).
+- ``echo ENDPOINT``: binds ROUTER and sends every message back; on ``sleep SECONDS`` it first
+  sleeps that long (a slow peer: its application is busy, its ZeroMQ I/O thread is not).
 """
 
 from __future__ import annotations
@@ -65,6 +67,15 @@ def main(argv: list[str]) -> int:
         sock.send(b"h" * size)
         while True:
             time.sleep(1)
+    elif mode == "echo":
+        sock = ctx.socket(zmq.ROUTER)
+        sock.bind(endpoint)
+        ready(sock)
+        while True:
+            routing_id, *frames = sock.recv_multipart()
+            if frames[0].startswith(b"sleep "):
+                time.sleep(float(frames[0].split()[1]))
+            sock.send_multipart([routing_id, *frames])
     else:
         print(f"unknown mode {mode!r}", file=sys.stderr)
         return 2
