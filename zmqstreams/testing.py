@@ -542,7 +542,16 @@ def _fd_dir() -> str | None:
 
 
 def _open_fds(fd_dir: str) -> set[int]:
-    return {int(name) for name in os.listdir(fd_dir)}
+    # The listing's own fd is among the names, and closed by now: fstat leaves it out.
+    return {fd for fd in map(int, os.listdir(fd_dir)) if _is_open(fd)}
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 def _fd_target(fd_dir: str, fd: int) -> str:
@@ -583,12 +592,21 @@ def _is_runner_task(task: asyncio.Task[Any]) -> bool:
 
 
 async def _settle(condition: Callable[[], bool], seconds: float) -> bool:
-    """Poll ``condition`` until true or ``seconds`` pass (libzmq frees fds in its reaper)."""
+    """Poll ``condition`` until true or ``seconds`` pass.
+
+    libzmq frees a closed socket's fds in its reaper thread, after up to LINGER (1 s for the
+    sockets of zmqstreams) when messages are still queued.  Objects that hold tasks or fds may
+    sit in reference cycles: collect those now and then (a collection can take a while).
+    """
     deadline = time.monotonic() + seconds
+    next_collect = 0.0
     while not condition():
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now > deadline:
             return False
-        gc.collect()
+        if now >= next_collect:
+            gc.collect()
+            next_collect = time.monotonic() + 0.1
         await asyncio.sleep(0.005)
     return True
 
