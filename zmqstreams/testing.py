@@ -32,6 +32,7 @@ import importlib.util
 import inspect
 import itertools
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -719,6 +720,8 @@ class _Endpoints:
     def __init__(self, transport: str, tmp_path_factory: pytest.TempPathFactory) -> None:
         self.transport = transport
         self._tmp_path_factory = tmp_path_factory
+        #: Short directories made outside pytest's temp tree, removed by ``cleanup()``.
+        self._short_dirs: list[str] = []
 
     def new(self) -> str:
         if self.transport == "inproc":
@@ -727,15 +730,24 @@ class _Endpoints:
             directory = str(self._tmp_path_factory.mktemp("ipc"))
             if len(directory) > 90:  # an ipc path must fit in sockaddr_un (about 107 bytes)
                 directory = tempfile.mkdtemp(prefix="zs-")
+                self._short_dirs.append(directory)
             return f"ipc://{directory}/s{next(_names)}"
         if self.transport == "tcp":
             return "tcp://127.0.0.1:*"
         raise pytest.UsageError(f"zmq_transport: unknown transport {self.transport!r}")
 
+    def cleanup(self) -> None:
+        for directory in self._short_dirs:
+            shutil.rmtree(directory, ignore_errors=True)
+
 
 @pytest.fixture
-def _zmq_endpoints(zmq_transport: str, tmp_path_factory: pytest.TempPathFactory) -> _Endpoints:
-    return _Endpoints(zmq_transport, tmp_path_factory)
+def _zmq_endpoints(
+    zmq_transport: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[_Endpoints]:
+    endpoints = _Endpoints(zmq_transport, tmp_path_factory)
+    yield endpoints
+    endpoints.cleanup()
 
 
 @pytest.fixture
