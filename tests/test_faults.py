@@ -380,16 +380,46 @@ async def test_churn_leaves_no_fd_task_or_memory_behind(
 
 FLOOD_MESSAGES = 300_000
 
+#: Reads served from the buffer yield to the loop once every 256 (the documented batch), and the
+#: reader takes at most that many messages from the socket per wake-up.
+BATCH = 256
+
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-async def test_timer_stays_on_time_during_read_flood(capsys: pytest.CaptureFixture[str]) -> None:
-    """While a stream consumes a flood from another process, a 5 ms timer is never late >50 ms."""
+async def test_read_flood_yields_to_the_loop(capsys: pytest.CaptureFixture[str]) -> None:
+    """While a stream consumes a flood from another process, the loop turns every batch.
+
+    Counted, not timed: a task that only yields (``sleep(0)``) runs once per loop turn, and
+    records how many messages the stream took from the socket and returned to the consumer
+    since its last turn.  A reader or a read() that stopped yielding would show as a turn with
+    thousands of messages (up to the read watermark) however fast or busy the machine is.  A
+    5 ms timer's lateness is printed, not asserted: it measures the machine as much as the code.
+    """
     stream = await zmqstreams.create_zmq_stream(zmq.PULL, bind="tcp://127.0.0.1:*")
     assert stream.transport is not None
     address = next(iter(stream.transport.bindings()))
-    lateness: list[float] = []
+    count = 0
     flooding = asyncio.Event()
+    turns = 0
+    most_returned = most_taken = 0  # per loop turn
+    lateness: list[float] = []
+
+    def taken() -> int:
+        stats = stream.statistics()
+        return stats.messages_read + stats.read_buffer_messages
+
+    async def turn_counter() -> None:
+        nonlocal turns, most_returned, most_taken
+        await flooding.wait()
+        returned_before, taken_before = count, taken()
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+            returned_now, taken_now = count, taken()
+            most_returned = max(most_returned, returned_now - returned_before)
+            most_taken = max(most_taken, taken_now - taken_before)
+            returned_before, taken_before = returned_now, taken_now
 
     async def timer() -> None:
         loop = asyncio.get_running_loop()
@@ -399,10 +429,9 @@ async def test_timer_stays_on_time_during_read_flood(capsys: pytest.CaptureFixtu
             await asyncio.sleep(0.005)
             lateness.append(loop.time() - due)
 
-    ticker = asyncio.create_task(timer())
+    watchers = [asyncio.create_task(turn_counter()), asyncio.create_task(timer())]
     peer = await Peer.start("flood", address, str(FLOOD_MESSAGES), "32")
     try:
-        count = 0
         started = 0.0
         async with asyncio.timeout(45):
             async for msg in stream:
@@ -414,23 +443,23 @@ async def test_timer_stays_on_time_during_read_flood(capsys: pytest.CaptureFixtu
                 count += 1
         took = time.monotonic() - started
     finally:
-        ticker.cancel()
+        for watcher in watchers:
+            watcher.cancel()
         stream.close()
         async with asyncio.timeout(5):
             await stream.wait_closed()
-            await asyncio.wait([ticker])
+            await asyncio.wait(watchers)
         await peer.aclose()
     assert count == FLOOD_MESSAGES
-    assert lateness, "the timer never ran during the flood"
-    worst = max(lateness)
     with capsys.disabled():
         print(
-            f"\nflood: {count} msgs in {took:.2f} s ({count / took:,.0f}/s); "
-            f"timer ticks {len(lateness)}, max lateness {worst * 1000:.1f} ms, "
-            f"median {sorted(lateness)[len(lateness) // 2] * 1000:.2f} ms"
+            f"\nflood: {count} msgs in {took:.2f} s ({count / took:,.0f}/s), {turns} loop turns; "
+            f"per turn at most {most_returned} returned, {most_taken} taken; 5 ms timer: "
+            f"{len(lateness)} ticks, max lateness {max(lateness, default=0) * 1000:.1f} ms"
         )
-    assert worst < 0.050, f"a timer was {worst * 1000:.1f} ms late"
-    assert len(lateness) > 10
+    assert most_returned <= BATCH, "read() went on past a batch without yielding"
+    # One batch by the reader task, one by a read() that found the buffer empty.
+    assert most_taken <= 2 * BATCH, "messages were taken from the socket without yielding"
 
 
 # ---------------------------------------------------------------- many idle streams
