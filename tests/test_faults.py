@@ -21,6 +21,8 @@ from _helpers_proc import Peer, native_threads, open_fds, rss, wait_event
 
 import zmqstreams
 
+from helpers import first_closed, settle_tasks
+
 pytestmark = pytest.mark.anyio
 
 #: Subprocess tests need not run on both loops: they test ZeroMQ and the process, not the loop.
@@ -129,7 +131,19 @@ async def test_pull_stream_receives_from_restarted_peer(kind: str, tmp_path: Pat
 
 @pytest.mark.parametrize("how", ["setsockopt", "zmq_sock"])
 async def test_close_with_undeliverable_data_respects_linger(how: str) -> None:
-    """With LINGER=100 ms and unsendable data, close() returns at once, wait_closed() in time."""
+    """With LINGER=100 ms and unsendable data, close() returns at once, wait_closed() in time.
+
+    "In time" by order, not by a stopwatch: the stream finishes closing before one with
+    LINGER = 1000 ms and unsendable data that was closed just before it.
+    """
+    slower = await zmqstreams.create_zmq_stream(zmq.DEALER)
+    assert slower.transport is not None
+    slower.transport.setsockopt(zmq.LINGER, 1000)
+    slower.transport.setsockopt(zmq.SNDHWM, 10)
+    await slower.transport.connect(unreachable_endpoint())
+    for n in range(100):
+        slower.write([b"undeliverable %d" % n])
+    slower_transport = slower.transport
     if how == "setsockopt":
         stream = await zmqstreams.create_zmq_stream(zmq.DEALER)
         assert stream.transport is not None
@@ -146,18 +160,22 @@ async def test_close_with_undeliverable_data_respects_linger(how: str) -> None:
     for n in range(1000):
         stream.write([b"undeliverable %d" % n])
     assert stream.statistics().write_buffer_messages > 900
+    sock = stream.get_extra_info("zmq_socket")
 
-    started = time.monotonic()
+    slower.close()
     stream.close()
-    close_took = time.monotonic() - started
+    # close() returned before the flush could end (it ends by LINGER running out).
+    assert not sock.closed
     with pytest.raises(zmqstreams.ZmqStreamClosed):
         stream.write([b"late"])
-    async with asyncio.timeout(5):
-        await stream.wait_closed()
-    waited = time.monotonic() - started
-    assert close_took < 0.05, f"close() blocked for {close_took:.3f} s"
-    assert waited < 0.1 + 0.4, f"wait_closed() took {waited:.3f} s with LINGER=100 ms"
-    assert stream.get_extra_info("zmq_socket").closed
+    try:
+        async with asyncio.timeout(5):
+            assert await first_closed(stream, slower) is stream, "LINGER=100 ms was not used"
+    finally:
+        slower_transport.abort()  # its LINGER is not what is tested: do not wait for it
+        async with asyncio.timeout(5):
+            await slower.wait_closed()
+    assert sock.closed
 
 
 # ---------------------------------------------------------------- programs that end
@@ -165,8 +183,10 @@ async def test_close_with_undeliverable_data_respects_linger(how: str) -> None:
 
 @pytest.mark.parametrize("mode", ["unclosed", "unclosed-unsent", "closed-unsent"])
 def test_program_exits_cleanly_with_work_left_behind(mode: str) -> None:
-    """A program returning from asyncio.run() with streams/unsent data left exits cleanly, soon."""
-    started = time.monotonic()
+    """A program returning from asyncio.run() with streams/unsent data left exits cleanly.
+
+    A program that hangs (e.g. an infinite LINGER) fails by the subprocess's 20 s timeout.
+    """
     result = subprocess.run(
         [
             sys.executable,
@@ -182,12 +202,11 @@ def test_program_exits_cleanly_with_work_left_behind(mode: str) -> None:
         ],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=20,  # under the 30 s test alarm, so that a hang reports as one
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         check=False,
     )
-    took = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     assert "Exception ignored" not in result.stderr, result.stderr
@@ -199,9 +218,10 @@ def test_program_exits_cleanly_with_work_left_behind(mode: str) -> None:
         assert "unclosed stream" in result.stderr
     else:
         # Default LINGER (zmqstreams gives its sockets 1 s): wait_closed() gives up after it.
+        # A very wide bound (5 x LINGER), so that a busy machine cannot fail it: it tells "gives
+        # up after LINGER" from "waits for ever" (infinite LINGER) or for a much longer one.
         waited = float(result.stdout.split("WAITED", 1)[1].split()[0])
-        assert waited < zmqstreams._socket.DEFAULT_LINGER / 1000 + 0.5, result.stdout
-    assert took < 10, f"the program took {took:.1f} s to end"
+        assert waited < 5 * zmqstreams._socket.DEFAULT_LINGER / 1000, result.stdout
 
 
 # ---------------------------------------------------------------- garbage collection
@@ -279,7 +299,12 @@ async def test_closed_stream_collected_emits_no_warning() -> None:
     ],
 )
 async def test_user_closes_socket_under_pending_read(origin: str) -> None:
-    """Closing get_extra_info('zmq_socket') ends a pending read() within 1 s; close() is quiet."""
+    """Closing get_extra_info('zmq_socket') ends a pending read(); close() is quiet.
+
+    pyzmq cancels an asyncio socket's receives as it closes it, so the read ends within a few
+    loop turns.  Nothing announces that a synchronous socket was closed: the stream checks every
+    0.2 s, and a very wide bound (25 checks) tells that from never.
+    """
     kwargs: dict[str, Any] = {}
     if origin == "zmq_sock-async":
         kwargs["zmq_sock"] = zmq.asyncio.Context(zmq.Context.instance()).socket(zmq.PAIR)
@@ -294,9 +319,12 @@ async def test_user_closes_socket_under_pending_read(origin: str) -> None:
             await asyncio.sleep(0)  # let read() and the reader's poll start waiting
         assert not pending.done()
         stream.get_extra_info("zmq_socket").close()
-        # Not asyncio.timeout(): its TimeoutError is an OSError too.
-        done, _ = await asyncio.wait([pending], timeout=1)
-        assert done, "read() still pending 1 s after the socket was closed"
+        if origin == "zmq_sock-sync":
+            # Not asyncio.timeout(): its TimeoutError is an OSError too.
+            await asyncio.wait([pending], timeout=5)
+        else:
+            await settle_tasks()
+        assert pending.done(), "read() still pending after the socket was closed"
         error = pending.exception()
         assert isinstance(error, (zmqstreams.ZmqStreamClosed, OSError)), repr(error)
     finally:
