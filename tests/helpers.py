@@ -26,6 +26,27 @@ async def settle_tasks(rounds: int = 5) -> None:
         await asyncio.sleep(0)
 
 
+async def first_closed(*streams: zmqstreams.ZmqStream) -> zmqstreams.ZmqStream:
+    """The first of ``streams`` whose ``wait_closed()`` returns; the others may still close.
+
+    Ordering two closes tells one LINGER from another without a stopwatch: the loop runs
+    timers by deadline, so the order holds however late a busy machine runs them.
+    """
+    order: list[zmqstreams.ZmqStream] = []
+    waits = []
+    for stream in streams:
+        wait = asyncio.ensure_future(stream.wait_closed())
+        wait.add_done_callback(lambda _, stream=stream: order.append(stream))
+        waits.append(wait)
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+        await asyncio.wait(waits)
+    return order[0]
+
+
 def task_names() -> set[str]:
     """Names of the zmqstreams tasks alive in the running loop."""
     return {t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("zmqstreams-")}

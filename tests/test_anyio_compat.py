@@ -169,9 +169,18 @@ async def test_object_stream_send_waits_for_drain(make_stream: StreamFactory) ->
     dealer = await make_stream(zmq.DEALER, high_write=10, low_write=0)
     adapter = ZmqObjectStream(dealer)
     await adapter.send([b"12345"])  # below high: returns at once
-    with anyio.move_on_after(0.05) as scope:
+    sent = False
+
+    async def send_above_high() -> None:
+        nonlocal sent
         await adapter.send([b"x" * 100])  # now above high: waits for the peer
-    assert scope.cancelled_caught
+        sent = True
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(send_above_high)
+        await anyio.wait_all_tasks_blocked()
+        assert not sent
+        tg.cancel_scope.cancel()
     assert dealer.statistics().write_buffer_messages == 2
     dealer.transport.abort()  # type: ignore[union-attr]
     await adapter.aclose()
@@ -337,11 +346,13 @@ async def test_aclose_flushes_accepted_messages(make_stream: StreamFactory) -> N
 
 async def test_cancelled_aclose_still_closes(make_stream: StreamFactory) -> None:
     """If aclose() is cancelled while flushing, the flush is abandoned and the socket closed."""
-    dealer = await make_stream(zmq.DEALER)  # no peer: the flush would last for LINGER (1 s)
-    dealer.write([b"never sent"])
+    dealer = await make_stream(zmq.DEALER)
+    dealer.transport.setsockopt(zmq.LINGER, -1)  # type: ignore[union-attr]
+    dealer.write([b"never sent"])  # no peer and no LINGER limit: only an abort ends the flush
     adapter = ZmqObjectStream(dealer)
-    with anyio.fail_after(0.5):  # shorter than LINGER: only the abort can close it in time
-        with anyio.move_on_after(0.01):
+    with anyio.fail_after(5):
+        with anyio.CancelScope() as scope:
+            scope.cancel()  # aclose() is cancelled at its first wait, mid-flush
             await adapter.aclose()
         await dealer.wait_closed()
     assert dealer.transport is None

@@ -21,6 +21,8 @@ from _helpers_proc import Peer, native_threads, open_fds, rss, wait_event
 
 import zmqstreams
 
+from helpers import first_closed, settle_tasks
+
 pytestmark = pytest.mark.anyio
 
 #: Subprocess tests need not run on both loops: they test ZeroMQ and the process, not the loop.
@@ -129,7 +131,19 @@ async def test_pull_stream_receives_from_restarted_peer(kind: str, tmp_path: Pat
 
 @pytest.mark.parametrize("how", ["setsockopt", "zmq_sock"])
 async def test_close_with_undeliverable_data_respects_linger(how: str) -> None:
-    """With LINGER=100 ms and unsendable data, close() returns at once, wait_closed() in time."""
+    """With LINGER=100 ms and unsendable data, close() returns at once, wait_closed() in time.
+
+    "In time" by order, not by a stopwatch: the stream finishes closing before one with
+    LINGER = 1000 ms and unsendable data that was closed just before it.
+    """
+    slower = await zmqstreams.create_zmq_stream(zmq.DEALER)
+    assert slower.transport is not None
+    slower.transport.setsockopt(zmq.LINGER, 1000)
+    slower.transport.setsockopt(zmq.SNDHWM, 10)
+    await slower.transport.connect(unreachable_endpoint())
+    for n in range(100):
+        slower.write([b"undeliverable %d" % n])
+    slower_transport = slower.transport
     if how == "setsockopt":
         stream = await zmqstreams.create_zmq_stream(zmq.DEALER)
         assert stream.transport is not None
@@ -146,18 +160,22 @@ async def test_close_with_undeliverable_data_respects_linger(how: str) -> None:
     for n in range(1000):
         stream.write([b"undeliverable %d" % n])
     assert stream.statistics().write_buffer_messages > 900
+    sock = stream.get_extra_info("zmq_socket")
 
-    started = time.monotonic()
+    slower.close()
     stream.close()
-    close_took = time.monotonic() - started
+    # close() returned before the flush could end (it ends by LINGER running out).
+    assert not sock.closed
     with pytest.raises(zmqstreams.ZmqStreamClosed):
         stream.write([b"late"])
-    async with asyncio.timeout(5):
-        await stream.wait_closed()
-    waited = time.monotonic() - started
-    assert close_took < 0.05, f"close() blocked for {close_took:.3f} s"
-    assert waited < 0.1 + 0.4, f"wait_closed() took {waited:.3f} s with LINGER=100 ms"
-    assert stream.get_extra_info("zmq_socket").closed
+    try:
+        async with asyncio.timeout(5):
+            assert await first_closed(stream, slower) is stream, "LINGER=100 ms was not used"
+    finally:
+        slower_transport.abort()  # its LINGER is not what is tested: do not wait for it
+        async with asyncio.timeout(5):
+            await slower.wait_closed()
+    assert sock.closed
 
 
 # ---------------------------------------------------------------- programs that end
@@ -165,8 +183,10 @@ async def test_close_with_undeliverable_data_respects_linger(how: str) -> None:
 
 @pytest.mark.parametrize("mode", ["unclosed", "unclosed-unsent", "closed-unsent"])
 def test_program_exits_cleanly_with_work_left_behind(mode: str) -> None:
-    """A program returning from asyncio.run() with streams/unsent data left exits cleanly, soon."""
-    started = time.monotonic()
+    """A program returning from asyncio.run() with streams/unsent data left exits cleanly.
+
+    A program that hangs (e.g. an infinite LINGER) fails by the subprocess's 20 s timeout.
+    """
     result = subprocess.run(
         [
             sys.executable,
@@ -182,12 +202,11 @@ def test_program_exits_cleanly_with_work_left_behind(mode: str) -> None:
         ],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=20,  # under the 30 s test alarm, so that a hang reports as one
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         check=False,
     )
-    took = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     assert "Exception ignored" not in result.stderr, result.stderr
@@ -199,9 +218,10 @@ def test_program_exits_cleanly_with_work_left_behind(mode: str) -> None:
         assert "unclosed stream" in result.stderr
     else:
         # Default LINGER (zmqstreams gives its sockets 1 s): wait_closed() gives up after it.
+        # A very wide bound (5 x LINGER), so that a busy machine cannot fail it: it tells "gives
+        # up after LINGER" from "waits for ever" (infinite LINGER) or for a much longer one.
         waited = float(result.stdout.split("WAITED", 1)[1].split()[0])
-        assert waited < zmqstreams._socket.DEFAULT_LINGER / 1000 + 0.5, result.stdout
-    assert took < 10, f"the program took {took:.1f} s to end"
+        assert waited < 5 * zmqstreams._socket.DEFAULT_LINGER / 1000, result.stdout
 
 
 # ---------------------------------------------------------------- garbage collection
@@ -279,7 +299,12 @@ async def test_closed_stream_collected_emits_no_warning() -> None:
     ],
 )
 async def test_user_closes_socket_under_pending_read(origin: str) -> None:
-    """Closing get_extra_info('zmq_socket') ends a pending read() within 1 s; close() is quiet."""
+    """Closing get_extra_info('zmq_socket') ends a pending read(); close() is quiet.
+
+    pyzmq cancels an asyncio socket's receives as it closes it, so the read ends within a few
+    loop turns.  Nothing announces that a synchronous socket was closed: the stream checks every
+    0.2 s, and a very wide bound (25 checks) tells that from never.
+    """
     kwargs: dict[str, Any] = {}
     if origin == "zmq_sock-async":
         kwargs["zmq_sock"] = zmq.asyncio.Context(zmq.Context.instance()).socket(zmq.PAIR)
@@ -294,9 +319,12 @@ async def test_user_closes_socket_under_pending_read(origin: str) -> None:
             await asyncio.sleep(0)  # let read() and the reader's poll start waiting
         assert not pending.done()
         stream.get_extra_info("zmq_socket").close()
-        # Not asyncio.timeout(): its TimeoutError is an OSError too.
-        done, _ = await asyncio.wait([pending], timeout=1)
-        assert done, "read() still pending 1 s after the socket was closed"
+        if origin == "zmq_sock-sync":
+            # Not asyncio.timeout(): its TimeoutError is an OSError too.
+            await asyncio.wait([pending], timeout=5)
+        else:
+            await settle_tasks()
+        assert pending.done(), "read() still pending after the socket was closed"
         error = pending.exception()
         assert isinstance(error, (zmqstreams.ZmqStreamClosed, OSError)), repr(error)
     finally:
@@ -380,16 +408,46 @@ async def test_churn_leaves_no_fd_task_or_memory_behind(
 
 FLOOD_MESSAGES = 300_000
 
+#: Reads served from the buffer yield to the loop once every 256 (the documented batch), and the
+#: reader takes at most that many messages from the socket per wake-up.
+BATCH = 256
+
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-async def test_timer_stays_on_time_during_read_flood(capsys: pytest.CaptureFixture[str]) -> None:
-    """While a stream consumes a flood from another process, a 5 ms timer is never late >50 ms."""
+async def test_read_flood_yields_to_the_loop(capsys: pytest.CaptureFixture[str]) -> None:
+    """While a stream consumes a flood from another process, the loop turns every batch.
+
+    Counted, not timed: a task that only yields (``sleep(0)``) runs once per loop turn, and
+    records how many messages the stream took from the socket and returned to the consumer
+    since its last turn.  A reader or a read() that stopped yielding would show as a turn with
+    thousands of messages (up to the read watermark) however fast or busy the machine is.  A
+    5 ms timer's lateness is printed, not asserted: it measures the machine as much as the code.
+    """
     stream = await zmqstreams.create_zmq_stream(zmq.PULL, bind="tcp://127.0.0.1:*")
     assert stream.transport is not None
     address = next(iter(stream.transport.bindings()))
-    lateness: list[float] = []
+    count = 0
     flooding = asyncio.Event()
+    turns = 0
+    most_returned = most_taken = 0  # per loop turn
+    lateness: list[float] = []
+
+    def taken() -> int:
+        stats = stream.statistics()
+        return stats.messages_read + stats.read_buffer_messages
+
+    async def turn_counter() -> None:
+        nonlocal turns, most_returned, most_taken
+        await flooding.wait()
+        returned_before, taken_before = count, taken()
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+            returned_now, taken_now = count, taken()
+            most_returned = max(most_returned, returned_now - returned_before)
+            most_taken = max(most_taken, taken_now - taken_before)
+            returned_before, taken_before = returned_now, taken_now
 
     async def timer() -> None:
         loop = asyncio.get_running_loop()
@@ -399,10 +457,9 @@ async def test_timer_stays_on_time_during_read_flood(capsys: pytest.CaptureFixtu
             await asyncio.sleep(0.005)
             lateness.append(loop.time() - due)
 
-    ticker = asyncio.create_task(timer())
+    watchers = [asyncio.create_task(turn_counter()), asyncio.create_task(timer())]
     peer = await Peer.start("flood", address, str(FLOOD_MESSAGES), "32")
     try:
-        count = 0
         started = 0.0
         async with asyncio.timeout(45):
             async for msg in stream:
@@ -414,23 +471,23 @@ async def test_timer_stays_on_time_during_read_flood(capsys: pytest.CaptureFixtu
                 count += 1
         took = time.monotonic() - started
     finally:
-        ticker.cancel()
+        for watcher in watchers:
+            watcher.cancel()
         stream.close()
         async with asyncio.timeout(5):
             await stream.wait_closed()
-            await asyncio.wait([ticker])
+            await asyncio.wait(watchers)
         await peer.aclose()
     assert count == FLOOD_MESSAGES
-    assert lateness, "the timer never ran during the flood"
-    worst = max(lateness)
     with capsys.disabled():
         print(
-            f"\nflood: {count} msgs in {took:.2f} s ({count / took:,.0f}/s); "
-            f"timer ticks {len(lateness)}, max lateness {worst * 1000:.1f} ms, "
-            f"median {sorted(lateness)[len(lateness) // 2] * 1000:.2f} ms"
+            f"\nflood: {count} msgs in {took:.2f} s ({count / took:,.0f}/s), {turns} loop turns; "
+            f"per turn at most {most_returned} returned, {most_taken} taken; 5 ms timer: "
+            f"{len(lateness)} ticks, max lateness {max(lateness, default=0) * 1000:.1f} ms"
         )
-    assert worst < 0.050, f"a timer was {worst * 1000:.1f} ms late"
-    assert len(lateness) > 10
+    assert most_returned <= BATCH, "read() went on past a batch without yielding"
+    # One batch by the reader task, one by a read() that found the buffer empty.
+    assert most_taken <= 2 * BATCH, "messages were taken from the socket without yielding"
 
 
 # ---------------------------------------------------------------- many idle streams

@@ -552,7 +552,7 @@ class StreamMachine(RuleBasedStateMachine):
             transport.resume_reading()
             self.rx.set_read_buffer_limits()
             self.tx.close()
-            async with asyncio.timeout(2):
+            async with asyncio.timeout(10):  # bounds a hang; a busy machine needs far less
                 while len(self.received) < len(self.written) and not self.aborted:
                     self.record(await self.rx.read())
                 while self.fed_read < len(self.fed):
@@ -566,7 +566,7 @@ class StreamMachine(RuleBasedStateMachine):
             self.tx._tr.abort()
         self.tx.close()
         self.rx.close()
-        async with asyncio.timeout(3):
+        async with asyncio.timeout(10):
             await self.tx.wait_closed()
             await self.rx.wait_closed()
         if not (self.rx_done or self.aborted):  # everything was flushed, past every refusal
