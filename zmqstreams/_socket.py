@@ -23,6 +23,17 @@ DEFAULT_LINGER = 1000
 ZmqSocket = zmq.Socket[Any]
 
 
+def _unwatch_without_closing(sock: zmq.asyncio.Socket) -> None:
+    """Remove ``sock``'s fd watcher from the event loop, leaving its libzmq handle open.
+
+    pyzmq has no public call for this: ``zmq.asyncio.Socket.close()`` does it and then closes
+    the handle too, even for a wrapper made with ``from_socket()`` that does not own it.  So we
+    call the private ``_clear_io_state()`` that ``close()`` itself uses (as of pyzmq 27), here
+    and nowhere else.
+    """
+    sock._clear_io_state()  # type: ignore[no-untyped-call]
+
+
 class SocketViews:
     """The async and sync views of one socket, and the object that owns its libzmq handle."""
 
@@ -63,7 +74,7 @@ class SocketViews:
             # Closing the non-owning async wrapper would free the handle under the owner's
             # feet; drop only the wrapper's loop registration (even if the owner was closed
             # behind our back, so a reused fd number is not confused with this one).
-            self.async_sock._clear_io_state()  # type: ignore[no-untyped-call]
+            _unwatch_without_closing(self.async_sock)
         if not self.owner.closed:
             self.owner.close(linger=linger)
 
