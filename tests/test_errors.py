@@ -30,7 +30,7 @@ async def test_error_wakes_pending_reads(make_stream: Any) -> None:
         reader = asyncio.create_task(dealer.read())
         events = asyncio.create_task(dealer.read_event())
         await settle_tasks()
-        dealer._ztr._sync = FailingSocket(1, zmq.EHOSTUNREACH)
+        dealer._writer._sock = FailingSocket(1, zmq.EHOSTUNREACH)
         dealer.write([b"torn", b"message"])
         for task in (reader, events):
             with pytest.raises(OSError) as info:
@@ -99,7 +99,7 @@ async def test_unexpected_reader_failure_reaches_read(make_stream: Any) -> None:
     def broken_feed(batch: object, total: int) -> None:
         raise ZeroDivisionError("boom")
 
-    pull._feed_batch = broken_feed
+    pull._reader._feed = broken_feed
     try:
         peer.connect("inproc://reader-crash")
         pending = asyncio.create_task(pull.read())

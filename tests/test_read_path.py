@@ -27,9 +27,9 @@ Pair = tuple[zmqstreams.ZmqStream, zmqstreams.ZmqStream]
 
 def _claimed_receive(stream: zmqstreams.ZmqStream) -> asyncio.Future[Any]:
     """The receive future a pending read() awaits (a white-box peek, for the race below)."""
-    transport = stream.transport
-    assert transport is not None
-    claimed = transport._claimed
+    reader = stream._reader
+    assert reader is not None
+    claimed = reader._claimed
     assert claimed is not None, "the pending read() did not claim the receive"
     return claimed
 

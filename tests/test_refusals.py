@@ -327,7 +327,7 @@ def test_send_now_other_failure_mid_message_is_torn(fail_at: int) -> None:
 async def test_torn_message_ends_the_stream(make_stream: Any) -> None:
     """A failure after part of a message was taken ends the stream: it cannot be undone."""
     push = await make_stream(zmq.PUSH, bind="inproc://refusals-torn")
-    push._ztr._sync = FailingSocket(1, zmq.EHOSTUNREACH)
+    push._writer._sock = FailingSocket(1, zmq.EHOSTUNREACH)
     push.write([b"a", b"b"])  # the error is stored, as for any socket failure
     error = push.exception()
     assert isinstance(error, OSError)

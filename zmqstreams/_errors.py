@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import zmq
 
-__all__ = ("ZmqStreamClosed", "os_error")
+from ._frames import TornMessage
+
+__all__ = ("ZmqStreamClosed", "os_error", "stream_error")
 
 
 class ZmqStreamClosed(Exception):
@@ -37,3 +39,17 @@ def os_error(exc: zmq.ZMQError, context: str = "") -> OSError:
     error = OSError(exc.errno, message)
     error.__cause__ = exc
     return error
+
+
+def stream_error(exc: Exception, action: str) -> Exception:
+    """The error a stream stores when ``action`` (``"read"``, ``"write"``) failed with ``exc``.
+
+    A ZeroMQ error becomes an ``OSError`` (see ``os_error``), also one met after part of a
+    message was sent; any other exception (a bug) is returned as it is, so that ``read()``
+    raises it instead of waiting for a task that is gone.
+    """
+    if isinstance(exc, TornMessage):
+        return os_error(exc.error, f"{action} (after part of a message was sent)")
+    if isinstance(exc, zmq.ZMQError):
+        return os_error(exc, action)
+    return exc

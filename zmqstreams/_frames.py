@@ -1,18 +1,33 @@
-"""Checking, copying and sending the messages handed to ``write()``, and what a refusal means."""
+"""Messages at the socket, without waiting: checking, copying and sending what ``write()`` is
+handed (and what a refusal means), and receiving what is ready for the read buffer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import zmq
 
-__all__ = ("REFUSALS", "Frames", "TornMessage", "check_message", "own_frames", "send_now")
+__all__ = (
+    "BATCH",
+    "REFUSALS",
+    "Frames",
+    "TornMessage",
+    "check_message",
+    "own_frames",
+    "receive_ready",
+    "send_now",
+)
 
 #: A message as accepted by ``write()``: a list or tuple of bytes-like frames.
 Frames = list[bytes] | tuple[bytes, ...]
 
 _NOBLOCK = zmq.NOBLOCK
 _NOBLOCK_MORE = zmq.NOBLOCK | zmq.SNDMORE
+
+#: Messages ``receive_ready()`` takes per call at most (the caller then yields to the loop).
+BATCH = 256
 
 #: Send errnos that refuse one message and leave the socket usable.  From the errors of libzmq's
 #: zmq_send(3), checked against its sources (4.3): each is returned at a message's first frame,
@@ -109,3 +124,53 @@ def send_now(sock: zmq.Socket[Any], msg: Frames) -> None:
         if index == 0 or exc.errno == zmq.EAGAIN:
             raise
         raise TornMessage(exc) from exc
+
+
+def receive_ready(
+    recv: Callable[..., Any],
+    feed: Callable[[list[tuple[int, list[bytes]]], int], None],
+    budget: int,
+    first: list[bytes] | None = None,
+) -> int:
+    """Feed ``first`` and the messages ready after it to ``feed``; return how many.
+
+    ``recv`` is a synchronous socket's ``recv``; ``feed`` gets one batch of ``(size, msg)``
+    and the sizes' sum (see ``ReadBuffer.feed``), even when a receive fails midway.  Stops at
+    ``EAGAIN``, once ``budget`` bytes are exceeded (the buffer is then above its high
+    watermark), or after ``BATCH`` messages, when the caller should yield before taking more,
+    so that one busy socket cannot starve the loop.  Frames are received with ``copy=False``,
+    whose ``more`` is free, unlike ``recv_multipart``'s ``RCVMORE`` lookup per frame; the rest
+    of a multipart message is always there once its first frame is.
+    """
+    batch: list[tuple[int, list[bytes]]] = []
+    total = 0
+    if first is not None:
+        total = sum(map(len, first)) or 1
+        batch.append((total, first))
+        budget -= total
+    try:
+        while budget >= 0 and len(batch) < BATCH:
+            try:
+                frame = recv(_NOBLOCK, copy=False)
+            except zmq.Again:
+                break
+            except zmq.ZMQError as exc:
+                if exc.errno == zmq.EFSM:
+                    break  # REQ/REP: nothing more to read until we send
+                raise
+            data = frame.bytes
+            msg = [data]
+            size = len(data)
+            while frame.more:
+                frame = recv(_NOBLOCK, copy=False)
+                data = frame.bytes
+                msg.append(data)
+                size += len(data)
+            size = size or 1
+            batch.append((size, msg))
+            total += size
+            budget -= size
+    finally:
+        if batch:
+            feed(batch, total)
+    return len(batch)

@@ -7,6 +7,8 @@ This module opens or adopts a socket and closes it in the order pyzmq and libzmq
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import zmq
@@ -14,13 +16,29 @@ import zmq.asyncio
 
 from ._errors import os_error
 
-__all__ = ("DEFAULT_LINGER", "SocketViews", "ZmqSocket", "open_socket")
+__all__ = ("DEFAULT_LINGER", "OwnerWatch", "SocketViews", "ZmqSocket", "open_socket", "readiness")
 
 #: LINGER (ms) given to sockets that zmqstreams creates: unsent data is kept for at most this
 #: long after ``close()``, so a program with an unreachable peer still ends.
 DEFAULT_LINGER = 1000
 
 ZmqSocket = zmq.Socket[Any]
+
+#: How often (s) ``OwnerWatch`` checks that a caller's synchronous socket is still open.
+_OWNER_CHECK_S = 0.2
+
+
+def readiness(sock: zmq.asyncio.Socket, flag: int) -> Callable[..., Awaitable[Any]]:
+    """Return a function whose awaitable ends when ``sock`` is ready for ``flag``.
+
+    It takes an optional timeout in ms, after which it ends anyway.
+
+    A ``zmq.asyncio.Poller`` kept for the task's lifetime: it consumes nothing (cancelling its
+    wait is always safe) and costs one future less per wait than ``Socket.poll()``.
+    """
+    poller = zmq.asyncio.Poller()
+    poller.register(sock, flag)
+    return poller.poll
 
 
 def _unwatch_without_closing(sock: zmq.asyncio.Socket) -> None:
@@ -77,6 +95,30 @@ class SocketViews:
             _unwatch_without_closing(self.async_sock)
         if not self.owner.closed:
             self.owner.close(linger=linger)
+
+
+class OwnerWatch:
+    """Calls ``lost`` once a caller's synchronous socket is closed behind our back.
+
+    Closing a plain ``zmq.Socket`` cancels nothing on our ``zmq.asyncio`` wrapper, so a pending
+    receive would otherwise wait forever: we look every ``_OWNER_CHECK_S`` until cancelled.
+    """
+
+    __slots__ = ("_handle", "_lost", "_views")
+
+    def __init__(self, views: SocketViews, lost: Callable[[], None]) -> None:
+        self._views = views
+        self._lost = lost
+        self._handle = asyncio.get_running_loop().call_later(_OWNER_CHECK_S, self._check)
+
+    def cancel(self) -> None:
+        self._handle.cancel()
+
+    def _check(self) -> None:
+        if self._views.closed:
+            self._lost()
+        else:
+            self._handle = asyncio.get_running_loop().call_later(_OWNER_CHECK_S, self._check)
 
 
 def open_socket(zmq_type: int, zmq_sock: ZmqSocket | None) -> SocketViews:

@@ -1,10 +1,20 @@
-"""StreamStatistics: a cheap snapshot of a stream's buffers and totals."""
+"""StreamStatistics: a cheap snapshot of a stream's buffers and totals.
+
+``ZmqStream.statistics()`` assembles it from the small read-only views below, one for each part
+that keeps counts: the read buffer and the writer.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ("StreamStatistics",)
+__all__ = (
+    "NO_WRITER",
+    "ReadBufferStatistics",
+    "StreamStatistics",
+    "WriterStatistics",
+    "assemble",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +46,51 @@ class StreamStatistics:
     messages_refused: int
     #: Unread monitor events discarded because ``events_backlog`` was exceeded.
     events_dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBufferStatistics:
+    """The read buffer's part of ``StreamStatistics`` (see the fields of the same meaning)."""
+
+    messages: int
+    bytes: int
+    messages_read: int
+    bytes_read: int
+
+
+@dataclass(frozen=True, slots=True)
+class WriterStatistics:
+    """The writer's part of ``StreamStatistics`` (see the fields of the same meaning)."""
+
+    messages: int
+    bytes: int
+    messages_written: int
+    bytes_written: int
+    messages_refused: int
+
+
+#: What a stream without a ``ZmqTransport`` reports for its write side.
+NO_WRITER = WriterStatistics(0, 0, 0, 0, 0)
+
+
+def assemble(
+    read: ReadBufferStatistics,
+    write: WriterStatistics,
+    *,
+    reading_paused: bool,
+    events_dropped: int,
+) -> StreamStatistics:
+    """Build a stream's snapshot from its parts' views."""
+    return StreamStatistics(
+        read_buffer_messages=read.messages,
+        read_buffer_bytes=read.bytes,
+        write_buffer_messages=write.messages,
+        write_buffer_bytes=write.bytes,
+        reading_paused=reading_paused,
+        messages_read=read.messages_read,
+        bytes_read=read.bytes_read,
+        messages_written=write.messages_written,
+        bytes_written=write.bytes_written,
+        messages_refused=write.messages_refused,
+        events_dropped=events_dropped,
+    )

@@ -1,29 +1,30 @@
-"""ZmqStream: the read buffer, the event queue and the user-facing read/write API."""
+"""ZmqStream: the user-facing API over a read buffer, an event queue and a transport.
+
+The stream owns its ``ReadBuffer`` and ``EventQueue``; ``set_transport()`` hands them to a
+``ZmqTransport``, whose reader and monitor fill them, and keeps the transport's reader and
+writer, which ``read()``, ``write()`` and ``drain()`` then use directly.  Any other transport
+is driven through its public methods only.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import contextlib
 import warnings
-from collections import deque
 from types import TracebackType
 from typing import Any, cast
 
+from ._buffer import ReadBuffer
 from ._errors import ZmqStreamClosed
-from ._events import SocketEvent
-from ._frames import Frames
-from ._statistics import StreamStatistics
-from ._transport import BATCH, ZmqTransport
-from ._watermarks import message_size, resolve_watermarks
+from ._events import EventQueue, SocketEvent
+from ._frames import BATCH, Frames
+from ._reader import Reader
+from ._statistics import NO_WRITER, StreamStatistics, assemble
+from ._transport import ZmqTransport
+from ._watermarks import message_size
+from ._writer import Writer
 
 __all__ = ("ZmqStream",)
-
-logger = logging.getLogger("zmqstreams")
-
-
-def _wake(waiter: asyncio.Future[None] | None) -> None:
-    if waiter is not None and not waiter.done():
-        waiter.set_result(None)
 
 
 class ZmqStream:
@@ -42,54 +43,40 @@ class ZmqStream:
         low: int | None = None,
         events_backlog: int | None = 100,
     ) -> None:
-        if events_backlog is not None and (
-            not isinstance(events_backlog, int) or isinstance(events_backlog, bool)
-        ):
-            raise TypeError(f"events_backlog must be an int or None, got {events_backlog!r}")
-        if events_backlog is not None and events_backlog < 1:
-            raise ValueError(f"events_backlog must be >= 1 or None, got {events_backlog}")
         # ``loop`` is accepted for aiozmq compatibility; the running loop is always used.
-        self._high, self._low = resolve_watermarks(high, low, "read")
+        self._events = EventQueue(events_backlog)  # validates events_backlog first
+        #: Unread messages; its ``pop`` is bound once, as read() calls it per message.
+        self._buffer = ReadBuffer(high, low)
+        self._pop = self._buffer.pop
         #: The transport, set once by set_transport(); kept after close for wait_closed().
         self._tr: Any = None
-        #: The same transport when it is a ZmqTransport, whose private hooks we may use; any
-        #: other transport given to set_transport() is driven through its public methods only.
+        #: The same transport when it is a ZmqTransport, and its reader and writer, which
+        #: read(), write() and drain() use directly; any other transport given to
+        #: set_transport() is driven through its public methods only (these stay None).
         self._ztr: ZmqTransport | None = None
-        #: Unread messages with their watermark sizes, oldest first.
-        self._queue: deque[tuple[int, list[bytes]]] = deque()
-        self._queue_size = 0
-        self._messages_read = 0
-        self._bytes_read = 0
-        #: True while reading is paused because the buffer went above the high watermark.
-        self._read_paused = False
-        #: The future a pending read() waits on (None when no read() is waiting).
-        self._waiter: asyncio.Future[None] | None = None
-        #: True while a read() is waiting (on _waiter or on the reader's pending receive).
+        self._reader: Reader | None = None
+        self._writer: Writer | None = None
+        #: True while a read() is waiting (on the buffer or on a claimed receive).
         self._reading = False
         #: Whether the last read() that found the buffer empty had to wait (see read()).
         self._last_read_waited = True
         #: read() calls returned since the last one that yielded to the loop (see read()).
         self._unyielded = 0
-        self._events: deque[SocketEvent] = deque(maxlen=events_backlog)
-        self._events_dropped = 0
-        self._event_waiter: asyncio.Future[None] | None = None
         self._exception: BaseException | None = None
         #: True once feed_closing() was called (by close() or by the transport).
         self._closing = False
 
     def __repr__(self) -> str:
         state = "closed" if self._closing else "open"
-        return f"<ZmqStream {state} buffered={len(self._queue)} transport={self._tr!r}>"
+        return f"<ZmqStream {state} buffered={len(self._buffer)} transport={self._tr!r}>"
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
         transport: Any = getattr(self, "_tr", None)  # None if __init__ failed
         if transport is not None and not transport.is_closing():
             _warn(f"unclosed stream {self!r}", ResourceWarning, source=self, stacklevel=2)
-            try:
+            # RuntimeError: the loop is closed (a ZmqTransport has closed its socket regardless).
+            with contextlib.suppress(RuntimeError):
                 transport.abort()
-            except RuntimeError:  # the event loop is already closed
-                if self._ztr is not None:
-                    self._ztr._release(0)
 
     # ------------------------------------------------------------------ public API
 
@@ -114,66 +101,33 @@ class ZmqStream:
         if self._unyielded >= BATCH:
             self._unyielded = 0
             await asyncio.sleep(0)
-        while not self._queue or self._exception is not None:
+        while True:
             if self._exception is not None:
                 raise self._exception
+            msg = self._pop()
+            if msg is not None:
+                self._unyielded += 1
+                return msg
             if self._closing:
                 raise ZmqStreamClosed()
             if self._reading:
                 raise RuntimeError("read() called while another coroutine is already reading")
-            transport = self._ztr
+            reader = self._reader
             self._reading = True
             try:
                 # The last read() found a message ready: look for more before starting a receive.
-                if transport is not None and not self._last_read_waited and transport.take_ready():
+                if reader is not None and not self._last_read_waited and reader.take_ready():
                     waited = False
-                else:
-                    waited = self._last_read_waited = await self._wait_for_message()
+                elif reader is not None:
+                    waited = self._last_read_waited = await reader.wait()
+                else:  # a foreign transport: feed_msg() wakes us
+                    waited = True
+                    await self._buffer.wait()
                 if not waited:
                     await asyncio.sleep(0)  # a scheduling point, like a wait would have been
             finally:
                 self._reading = False
             self._unyielded = 0
-        self._unyielded += 1
-        size, msg = self._queue.popleft()
-        self._queue_size -= size
-        self._messages_read += 1
-        self._bytes_read += size
-        if self._read_paused and self._queue_size <= self._low:
-            self._set_read_paused(False)
-        return msg
-
-    async def _wait_for_message(self) -> bool:
-        """Wait until the buffer may have changed (a message, an error or the end of the stream).
-
-        Claims the transport's receive when it can and awaits that future itself: this task is
-        then the only one woken by the next message, in the turn it arrives.  Returns whether
-        it had to wait (False: the receive it claimed had a message at once).
-        """
-        transport = self._ztr
-        receiving = transport.claim_receive() if transport is not None else None
-        if transport is None or receiving is None:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-            return True
-        if receiving.done():
-            transport.release_receive(receiving)
-            return False
-        try:
-            await receiving
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise  # our caller cancelled us (release_receive() still keeps the message)
-            # Otherwise interrupt_receive() asked us to look at the state again.
-        except Exception:
-            pass  # release_receive() stores it as the stream's exception
-        finally:
-            transport.release_receive(receiving)
-        return True
 
     def write(self, msg: Frames) -> None:
         """Send ``msg``, a non-empty list or tuple of bytes-like frames, without blocking.
@@ -186,6 +140,10 @@ class ZmqStream:
         logger) and counted in ``statistics().messages_refused``.  Only errors meaning the
         socket is gone (``ETERM``, ``ENOTSOCK``) close the stream; see ``exception()``.
         """
+        writer = self._writer
+        if writer is not None:
+            writer.write(msg)  # what ZmqTransport.write() does, one call less per message
+            return
         transport = self._tr
         if transport is None:
             raise ZmqStreamClosed("the stream has no transport")
@@ -202,8 +160,9 @@ class ZmqStream:
             raise self._exception
         if self._tr is None or self._closing:
             raise ConnectionResetError("Connection lost: the stream is closed")
-        if self._ztr is not None and self._ztr._write_paused:  # no coroutine when not needed
-            await self._ztr._drain_helper()
+        writer = self._writer
+        if writer is not None and writer.paused:  # no coroutine when not needed
+            await writer.drained()
 
     async def read_event(self) -> SocketEvent:
         """Return the next monitor event (see ``transport.enable_monitor()``).
@@ -211,21 +170,20 @@ class ZmqStream:
         libzmq reports events for tcp and ipc endpoints (not inproc).  Raises like ``read()``;
         a pending ``read_event()`` ends when the stream closes.
         """
-        while not self._events or self._exception is not None:
+        events = self._events
+        while True:
             if self._exception is not None:
                 raise self._exception
+            event = events.pop()
+            if event is not None:
+                return event
             if self._closing:
                 raise ZmqStreamClosed()
-            if self._event_waiter is not None:
+            if events.waiting:
                 raise RuntimeError(
                     "read_event() called while another coroutine is already reading events"
                 )
-            self._event_waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._event_waiter
-            finally:
-                self._event_waiter = None
-        return self._events.popleft()
+            await events.wait()
 
     def close(self) -> None:
         """Close the stream: unread messages are dropped, accepted writes are flushed.
@@ -236,7 +194,9 @@ class ZmqStream:
         if self._tr is not None:
             self._tr.close()
         if self._ztr is None:  # a ZmqTransport closes us itself; anything else cannot
-            self._transport_closed()
+            self._buffer.clear()  # drop what the user will no longer read
+            self._events.clear()
+            self.feed_closing()
 
     async def wait_closed(self) -> None:
         """Wait until the socket is closed and the stream's tasks have ended."""
@@ -245,7 +205,7 @@ class ZmqStream:
 
     def at_closing(self) -> bool:
         """True if ``feed_closing()`` was called and the buffer is empty."""
-        return self._closing and not self._queue
+        return self._closing and not self._buffer
 
     def exception(self) -> BaseException | None:
         """The error that ended the stream (the socket failed or is gone), or ``None``.
@@ -262,19 +222,12 @@ class ZmqStream:
 
     def statistics(self) -> StreamStatistics:
         """Return a snapshot of the buffers and of the totals read, written and refused."""
-        transport = self._ztr
-        return StreamStatistics(
-            read_buffer_messages=len(self._queue),
-            read_buffer_bytes=self._queue_size,
-            write_buffer_messages=len(transport._wbuf) if transport else 0,
-            write_buffer_bytes=transport._wbuf_size if transport else 0,
-            reading_paused=transport._reading_paused() if transport else self._read_paused,
-            messages_read=self._messages_read,
-            bytes_read=self._bytes_read,
-            messages_written=transport._messages_written if transport else 0,
-            bytes_written=transport._bytes_written if transport else 0,
-            messages_refused=transport._messages_refused if transport else 0,
-            events_dropped=self._events_dropped,
+        reader, writer = self._reader, self._writer
+        return assemble(
+            self._buffer.statistics(),
+            writer.statistics() if writer is not None else NO_WRITER,
+            reading_paused=reader.paused if reader is not None else self._buffer.paused,
+            events_dropped=self._events.dropped,
         )
 
     def __aiter__(self) -> ZmqStream:
@@ -304,7 +257,7 @@ class ZmqStream:
         """Store ``exc``: ``exception()`` returns it and the next read raises it."""
         self._exception = exc
         self._wake_reader()
-        _wake(self._event_waiter)
+        self._events.wake()
 
     def set_transport(self, transport: Any) -> None:
         """Attach ``transport`` (once).
@@ -316,21 +269,23 @@ class ZmqStream:
         if self._tr is not None:
             raise RuntimeError("the stream already has a transport")
         self._tr = transport
-        self._ztr = transport if isinstance(transport, ZmqTransport) else None
+        if isinstance(transport, ZmqTransport):
+            self._ztr = transport
+            self._reader, self._writer = transport.attach(self._buffer, self._events)
+        else:
+            self._buffer.flow = lambda paused: (
+                transport.pause_reading() if paused else transport.resume_reading()
+            )
 
     def set_read_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         """Set the read watermarks in bytes (default 64 KiB high, a quarter of it low)."""
-        self._high, self._low = resolve_watermarks(high, low, "read")
-        if self._read_paused and self._queue_size <= self._low:
-            self._set_read_paused(False)
-        elif not self._read_paused and self._queue_size > self._high:
-            self._set_read_paused(True)
+        self._buffer.set_limits(high, low)
 
     def feed_closing(self) -> None:
         """Mark the stream closing: buffered messages are still read, then ``ZmqStreamClosed``."""
-        self._closing = True
+        self._closing = self._buffer.closed = self._events.closed = True
         self._wake_reader()
-        _wake(self._event_waiter)
+        self._events.wake()
 
     def feed_msg(self, msg: list[bytes]) -> None:
         """Append ``msg`` to the read buffer and wake a pending ``read()``.
@@ -338,56 +293,17 @@ class ZmqStream:
         Ignored once the stream is closing.
         """
         size = message_size(msg)
-        self._feed_batch([(size, msg)], size)
+        self._buffer.feed([(size, msg)], size)
         self._wake_reader()  # a read() may be waiting on a claimed receive
-
-    def _feed_batch(self, batch: list[tuple[int, list[bytes]]], total: int) -> None:
-        """``feed_msg()`` for a batch of ``(size, msg)`` from the reader: one wake-up, one check."""
-        if self._closing:
-            return
-        self._queue.extend(batch)
-        self._queue_size += total
-        _wake(self._waiter)
-        if not self._read_paused and self._queue_size > self._high:
-            self._set_read_paused(True)
 
     def feed_event(self, event: SocketEvent) -> None:
         """Append a monitor event; beyond ``events_backlog`` unread ones, the oldest is dropped."""
-        if self._closing:
-            return
-        if len(self._events) == self._events.maxlen:
-            self._events_dropped += 1
-            if self._events_dropped % 1000 == 1:
-                logger.warning(
-                    "monitor events are being dropped (%d so far): read_event() is not keeping "
-                    "up with events_backlog=%d",
-                    self._events_dropped,
-                    self._events.maxlen,
-                )
-        self._events.append(event)
-        _wake(self._event_waiter)
+        self._events.put(event)
 
     # ------------------------------------------------------------------ private
 
     def _wake_reader(self) -> None:
         """Make a pending ``read()`` look at the buffer and the state again."""
-        _wake(self._waiter)
-        if self._reading and self._ztr is not None:
-            self._ztr.interrupt_receive()
-
-    def _set_read_paused(self, paused: bool) -> None:
-        self._read_paused = paused
-        if self._ztr is not None:
-            self._ztr._set_read_backpressure(paused)
-        elif self._tr is not None:
-            if paused:
-                self._tr.pause_reading()
-            else:
-                self._tr.resume_reading()
-
-    def _transport_closed(self) -> None:
-        """The transport is closing: drop what the user will no longer read, then close."""
-        self._queue.clear()
-        self._queue_size = 0
-        self._events.clear()
-        self.feed_closing()
+        self._buffer.wake()
+        if self._reading and self._reader is not None:
+            self._reader.interrupt()

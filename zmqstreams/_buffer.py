@@ -1,0 +1,142 @@
+"""ReadBuffer: the messages a stream holds between the socket and ``read()``.
+
+It knows nothing about ZeroMQ.  Two sides use it:
+
+* the **feeding side** (the transport's reader, or ``ZmqStream.feed_msg()``) calls ``room()``
+  and ``feed()``;
+* the **reading side** (``ZmqStream.read()``) calls ``pop()``, ``wait()`` and ``wake()``.
+
+Crossing the high watermark calls ``flow(True)``, falling back to the low one ``flow(False)``:
+the stream points ``flow`` at whatever stops and restarts intake (the reader, or a foreign
+transport's ``pause_reading()``/``resume_reading()``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from ._statistics import ReadBufferStatistics
+from ._tasks import Wakeup
+from ._watermarks import resolve_watermarks
+
+__all__ = ("ReadBuffer",)
+
+
+def _no_flow(paused: bool) -> None:
+    """``flow`` until the stream has a transport: nothing to pause."""
+
+
+class ReadBuffer:
+    """Unread messages, oldest first, with their byte count, watermarks and one waiter."""
+
+    __slots__ = (
+        "_high",
+        "_low",
+        "_paused",
+        "_queue",
+        "_size",
+        "_wakeup",
+        "bytes_read",
+        "closed",
+        "flow",
+        "messages_read",
+    )
+
+    def __init__(self, high: int | None = None, low: int | None = None) -> None:
+        self._high, self._low = resolve_watermarks(high, low, "read")
+        #: ``(size, message)`` pairs; ``size`` is the message's watermark size.
+        self._queue: deque[tuple[int, list[bytes]]] = deque()
+        #: Sum of the sizes in ``_queue``.
+        self._size = 0
+        #: True from crossing the high watermark until falling back to the low one.
+        self._paused = False
+        #: Ends a pending ``wait()``.
+        self._wakeup = Wakeup()
+        #: Called with True when intake should stop, with False when it may resume.
+        self.flow: Callable[[bool], None] = _no_flow
+        #: Once True, ``feed()`` drops what it is given (the stream is closing).
+        self.closed = False
+        #: Messages (and their bytes) ``pop()`` returned so far.
+        self.messages_read = 0
+        self.bytes_read = 0
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    # ------------------------------------------------------------------ feeding side
+
+    def room(self) -> int:
+        """Bytes that may still come in before the high watermark (negative: above it)."""
+        return self._high - self._size
+
+    def feed(self, batch: list[tuple[int, list[bytes]]], total: int) -> None:
+        """Append ``(size, message)`` pairs whose sizes add up to ``total``; wake the waiter.
+
+        One call per batch: one wake-up and one watermark check, however many messages.
+        Ignored once ``closed``.
+        """
+        if self.closed:
+            return
+        self._queue.extend(batch)
+        self._size += total
+        self._wakeup.wake()
+        if not self._paused and self._size > self._high:
+            self._set_paused(True)
+
+    # ------------------------------------------------------------------ reading side
+
+    def pop(self) -> list[bytes] | None:
+        """Remove and return the oldest message, or ``None`` if there is none."""
+        queue = self._queue
+        if not queue:
+            return None
+        size, msg = queue.popleft()
+        self._size -= size
+        self.messages_read += 1
+        self.bytes_read += size
+        if self._paused and self._size <= self._low:
+            self._set_paused(False)
+        return msg
+
+    def wait(self) -> Awaitable[None]:
+        """Wait until ``feed()`` or ``wake()`` is called.  Cancelling it is safe."""
+        return self._wakeup.wait()
+
+    def wake(self) -> None:
+        """End a pending ``wait()`` (the buffer or the stream's state changed)."""
+        self._wakeup.wake()
+
+    def clear(self) -> None:
+        """Drop every unread message (the stream closed; nobody will read them)."""
+        self._queue.clear()
+        self._size = 0
+
+    # ------------------------------------------------------------------ limits and views
+
+    @property
+    def limits(self) -> tuple[int, int]:
+        """``(high, low)``, the watermarks in bytes."""
+        return self._high, self._low
+
+    def set_limits(self, high: int | None, low: int | None) -> None:
+        """Set the watermarks (aiozmq's defaults, see ``resolve_watermarks``) and re-check."""
+        self._high, self._low = resolve_watermarks(high, low, "read")
+        if self._paused and self._size <= self._low:
+            self._set_paused(False)
+        elif not self._paused and self._size > self._high:
+            self._set_paused(True)
+
+    @property
+    def paused(self) -> bool:
+        """True while above the high watermark (until falling back to the low one)."""
+        return self._paused
+
+    def statistics(self) -> ReadBufferStatistics:
+        return ReadBufferStatistics(
+            len(self._queue), self._size, self.messages_read, self.bytes_read
+        )
+
+    def _set_paused(self, paused: bool) -> None:
+        self._paused = paused
+        self.flow(paused)

@@ -1,0 +1,218 @@
+"""The ZeroMQ half of ``ZmqTransport``'s API: options, endpoints, subscriptions, monitor.
+
+A base class, so that ``ZmqTransport`` stays the thin owner of its parts: this half calls the
+socket, remembers what it was asked (bindings, connections, topics) and switches the monitor on
+and off.  Every call that may process the socket's command queue ends with ``_rearm()``, which
+the transport defines: ZeroMQ's fd is edge-triggered, and a pending receive must not miss its
+wake-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from ._errors import ZmqStreamClosed, os_error
+from ._events import EventQueue
+from ._monitor import Monitor
+from ._socket import SocketViews
+
+__all__ = ("SocketEndpoints",)
+
+logger = logging.getLogger("zmqstreams")
+
+
+def _option_name(option: int) -> str:
+    """``zmq.LINGER`` -> ``"LINGER"``; unknown numbers stay numbers."""
+    try:
+        return zmq.SocketOption(option).name or str(option)
+    except ValueError:
+        return str(option)
+
+
+class SocketEndpoints:
+    """Options, endpoints, subscriptions and monitor of one socket (``ZmqTransport``'s base)."""
+
+    def __init__(self, views: SocketViews, zmq_type: int) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._views = views
+        #: Awaitable view, used for options, endpoints and ``EVENTS`` reads that re-arm pyzmq.
+        self._async: zmq.asyncio.Socket = views.async_sock
+        self._zmq_type = zmq_type
+        self._bindings: set[str] = set()
+        self._connections: set[str] = set()
+        self._subscriptions: set[bytes] = set()
+        #: True once close() or abort() began; the socket may still be flushing.
+        self._closing = False
+        #: Where monitor events go: the stream's queue, once the transport is attached to one.
+        self._events = EventQueue(None)
+        #: The running monitor (None while disabled).
+        self._monitor: Monitor | None = None
+
+    def getsockopt(self, option: int) -> Any:
+        """Return a socket option; ``zmq.LAST_ENDPOINT`` comes back as ``str``."""
+        try:
+            # The zmq.asyncio socket's get() re-arms pyzmq's watcher when option is EVENTS.
+            value = self._async.get(option)
+        except zmq.ZMQError as exc:
+            raise os_error(exc, f"getsockopt({_option_name(option)})") from exc
+        if option == zmq.LAST_ENDPOINT and isinstance(value, bytes):
+            return value.decode("utf-8").rstrip("\x00")
+        return value
+
+    def setsockopt(self, option: int, value: Any) -> None:
+        """Set a socket option; subscriptions made this way are tracked too."""
+        try:
+            self._async.set(option, value)
+        except zmq.ZMQError as exc:
+            raise os_error(exc, f"setsockopt({_option_name(option)})") from exc
+        if option == zmq.SUBSCRIBE:
+            self._subscriptions.add(value)
+        elif option == zmq.UNSUBSCRIBE:
+            self._subscriptions.discard(value)
+        self._rearm()
+
+    def bind(self, endpoint: str) -> asyncio.Future[str]:
+        """Bind to ``endpoint``; the awaitable gives the real endpoint (wildcard port resolved).
+
+        The bind happens at once; a failure is an ``OSError`` with the ZeroMQ errno.
+        """
+
+        def do_bind() -> str:
+            self._async.bind(endpoint)
+            real: str = self.getsockopt(zmq.LAST_ENDPOINT)
+            self._bindings.add(real)
+            return real
+
+        return self._endpoint_call("bind", endpoint, do_bind)
+
+    def unbind(self, endpoint: str) -> asyncio.Future[None]:
+        """Stop listening on ``endpoint`` (as returned by ``bind``)."""
+
+        def do_unbind() -> None:
+            self._async.unbind(endpoint)
+            self._bindings.discard(endpoint)
+
+        return self._endpoint_call("unbind", endpoint, do_unbind)
+
+    def connect(self, endpoint: str) -> asyncio.Future[str]:
+        """Connect to ``endpoint``; the awaitable gives ``endpoint`` back."""
+
+        def do_connect() -> str:
+            self._async.connect(endpoint)
+            self._connections.add(endpoint)
+            return endpoint
+
+        return self._endpoint_call("connect", endpoint, do_connect)
+
+    def disconnect(self, endpoint: str) -> asyncio.Future[None]:
+        """Disconnect from ``endpoint``."""
+
+        def do_disconnect() -> None:
+            self._async.disconnect(endpoint)
+            self._connections.discard(endpoint)
+
+        return self._endpoint_call("disconnect", endpoint, do_disconnect)
+
+    def bindings(self) -> set[str]:
+        """The endpoints this socket is bound to (a copy)."""
+        return set(self._bindings)
+
+    def connections(self) -> set[str]:
+        """The endpoints this socket is connected to (a copy)."""
+        return set(self._connections)
+
+    def subscribe(self, value: bytes) -> None:
+        """Subscribe a SUB socket to messages starting with ``value``."""
+        self._check_subscription("subscribe", value)
+        if value not in self._subscriptions:
+            self.setsockopt(zmq.SUBSCRIBE, value)
+
+    def unsubscribe(self, value: bytes) -> None:
+        """Remove a subscription of a SUB socket."""
+        self._check_subscription("unsubscribe", value)
+        self.setsockopt(zmq.UNSUBSCRIBE, value)
+
+    def subscriptions(self) -> set[bytes]:
+        """The topics a SUB socket is subscribed to (a copy)."""
+        if self._zmq_type != zmq.SUB:
+            raise NotImplementedError("subscriptions() is only for SUB sockets")
+        return set(self._subscriptions)
+
+    # ------------------------------------------------------------------ monitor
+
+    async def enable_monitor(self, events: int | None = None) -> None:
+        """Start delivering socket events (``zmq.EVENT_*`` mask, default all) to ``read_event()``.
+
+        Enable it before ``connect``/``bind`` to see the first events.  Calling it again while
+        the monitor runs does nothing.
+        """
+        if self._closing:
+            raise ZmqStreamClosed("cannot enable the monitor: the stream is closed")
+        if self._monitor is not None:
+            return
+        mask = zmq.EVENT_ALL if events is None else events
+        try:
+            self._monitor = Monitor(self._views, mask, self._events, self._on_cancelled)
+        except zmq.ZMQError as exc:
+            raise os_error(exc, "enable_monitor") from exc
+        self._rearm()
+        logger.debug("monitor started on %r", self)
+
+    async def disable_monitor(self) -> None:
+        """Stop the monitor (disable it, then close its PAIR socket) and wait for its task."""
+        task = self._stop_monitor()
+        if task is not None:
+            await asyncio.wait([task])
+
+    # ------------------------------------------------------------------ internals
+
+    def _rearm(self) -> None:
+        """Make pyzmq re-check readiness after a synchronous call (see the subclass)."""
+        raise NotImplementedError
+
+    def _on_cancelled(self) -> None:
+        """Handle ``CancelledError`` in a task (see the subclass)."""
+        raise NotImplementedError
+
+    def _stop_monitor(self) -> asyncio.Task[None] | None:
+        monitor = self._monitor
+        if monitor is None:
+            return None
+        self._monitor = None
+        task = monitor.stop()
+        logger.debug("monitor stopped on %r", self)
+        return task
+
+    def _endpoint_call(
+        self, action: str, endpoint: str, call: Callable[[], Any]
+    ) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = self._loop.create_future()
+        try:
+            if not isinstance(endpoint, str):
+                raise TypeError(f"{action}() endpoint must be a str, got {endpoint!r}")
+            if self._closing:
+                raise ZmqStreamClosed(f"cannot {action} {endpoint!r}: the stream is closed")
+            try:
+                result = call()
+            except zmq.ZMQError as exc:
+                raise os_error(exc, f"{action} {endpoint!r}") from exc
+            finally:
+                self._rearm()
+        except Exception as exc:
+            future.set_exception(exc)
+        else:
+            logger.debug("%s %s on %r", action, endpoint, self)
+            future.set_result(result)
+        return future
+
+    def _check_subscription(self, action: str, value: object) -> None:
+        if self._zmq_type != zmq.SUB:
+            raise NotImplementedError(f"{action}() is only for SUB sockets")
+        if not isinstance(value, bytes):
+            raise TypeError(f"{action}() topic must be bytes, got {type(value).__name__}")

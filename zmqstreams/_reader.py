@@ -1,0 +1,304 @@
+"""Reader: the receive side of a transport, feeding the stream's ``ReadBuffer``.
+
+At most one ``recv_multipart()`` future of the ``zmq.asyncio`` socket is in flight.  The reader
+task finishes it when its done callback fires: it feeds the buffer that message and those ready
+after it (``receive_ready()``), then starts the next receive.  A ``read()`` that finds the
+buffer empty *claims* the receive instead and awaits the future itself (``wait()``), so a reply
+costs one task wake-up, as an awaited receive does; the claimed future is always released,
+which buffers a message it holds, so a cancelled ``read()`` loses nothing.  After a
+claimed receive none is in flight until the next ``read()`` starts one, as with raw
+``zmq.asyncio``; a timer resumes background intake if the caller does not come back soon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import cast
+
+import zmq
+import zmq.asyncio
+
+from ._buffer import ReadBuffer
+from ._frames import BATCH, receive_ready
+from ._socket import SocketViews
+from ._tasks import Wakeup, cancel, spawn
+from ._writer import Writer
+
+__all__ = ("Reader",)
+
+#: Background intake resumes at most this long (s) after a claimed receive ends, if no read()
+#: started a receive meanwhile.  One timer per period, not per message.
+RESUME_INTAKE_S = 0.05
+
+_EVENTS = zmq.EVENTS
+
+Receive = asyncio.Future[list[bytes]]
+
+
+class Reader:
+    """Takes messages from the socket into a ``ReadBuffer``, by itself or for a ``read()``."""
+
+    def __init__(
+        self,
+        views: SocketViews,
+        writer: Writer,
+        *,
+        fail: Callable[[Exception, str], None],
+        lost: Callable[[], None],
+        cancelled: Callable[[], None],
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._views = views
+        self._async = views.async_sock
+        #: The synchronous view's ``recv``, for non-blocking batches.
+        self._recv = views.sync_sock.recv
+        #: The other party waiting on this socket's edge (its ``polling`` flag).
+        self._writer = writer
+        # The owner's callbacks: a fatal error (the stream must end), the socket closed behind
+        # our back, and CancelledError in the task (see ZmqTransport).
+        self._fail, self._lost, self._cancelled = fail, lost, cancelled
+        #: Where messages go, and its ``feed`` (bound once); ``attach()`` gives the stream's.
+        self._buffer = ReadBuffer()
+        self._feed = self._buffer.feed
+        self._task: asyncio.Task[None] | None = None
+        #: What the reader task awaits between receives.
+        self._wakeup = Wakeup()
+        #: The background receive in flight, until the reader finishes it (None: none).
+        self._receiving: Receive | None = None
+        #: The receive a read() claimed and awaits instead (see wait()), else None.
+        self._claimed: Receive | None = None
+        #: Resumes background intake after a claimed receive (see _release()).
+        self._resume_timer: asyncio.TimerHandle | None = None
+        self._paused_by_user = False
+        self._paused_by_buffer = False
+        self._closing = False
+        #: Any of the three above: start no receive (one flag for the per-message check).
+        self._stopped = False
+
+    # ------------------------------------------------------------------ owner (transport)
+
+    def attach(self, buffer: ReadBuffer) -> None:
+        """Feed ``buffer`` from now on; it tells us to pause through ``set_backpressure``."""
+        self._buffer = buffer
+        self._feed = buffer.feed
+        buffer.flow = self.set_backpressure
+
+    def start(self) -> None:
+        """Start the reader task (socket types that can receive only)."""
+        if self._task is None and not self._closing:
+            self._task = spawn(self._run(), "reader")
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
+
+    @property
+    def waiting(self) -> bool:
+        """True while a receive is in flight on the ``zmq.asyncio`` socket."""
+        return self._receiving is not None or self._claimed is not None
+
+    @property
+    def paused(self) -> bool:
+        """True while intake is stopped (``pause_reading()`` or a full buffer), until closing."""
+        return (self._paused_by_user or self._paused_by_buffer) and not self._closing
+
+    def pause(self) -> None:
+        """``pause_reading()``: stop taking messages; ZeroMQ's HWM then pushes back on peers."""
+        self._paused_by_user = self._stopped = True
+        self._cancel_receives()
+
+    def resume(self) -> None:
+        """``resume_reading()`` (intake stays paused while the buffer is full)."""
+        self._paused_by_user = False
+        self._stopped = self._paused_by_buffer or self._closing
+        self._wakeup.wake()
+
+    def set_backpressure(self, paused: bool) -> None:
+        """The buffer's ``flow``: it crossed its high watermark (True) or fell to its low one."""
+        self._paused_by_buffer = paused
+        self._stopped = paused or self._paused_by_user or self._closing
+        if not paused:
+            self._wakeup.wake()
+
+    def rearm(self) -> None:
+        """After a synchronous send, which may eat the fd's edge: if a receive is pending,
+        read ``EVENTS`` through the ``zmq.asyncio`` socket, which makes pyzmq re-check."""
+        if self._receiving is not None or self._claimed is not None:
+            self._async.get(_EVENTS)
+
+    def close(self) -> None:
+        """Stop for good: cancel the receives, the resume timer and the task."""
+        self._closing = self._stopped = True
+        self._cancel_receives()
+        if self._resume_timer is not None:
+            self._resume_timer.cancel()
+            self._resume_timer = None
+        cancel(self._task)
+
+    # ------------------------------------------------------------------ read() (stream)
+
+    async def wait(self) -> bool:
+        """For a ``read()`` that found the buffer empty: wait until the buffer may have changed.
+
+        Claims the receive in flight (started now if none is) and awaits the future itself, so
+        this task alone is woken by the next message.  However the wait ends, a message the
+        future got is buffered: cancelling loses nothing.  ``interrupt()`` ends it early.  With
+        nothing to claim (paused, closing, or the reader task has a message and its batch to
+        take), waits on the buffer.  Returns False if a message was there at once.
+        """
+        receiving = self._claim()
+        if receiving is None:
+            await self._buffer.wait()
+            return True
+        if receiving.done():
+            self._release(receiving)
+            return False
+        try:
+            await receiving
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # our caller cancelled us (_release() still keeps the message)
+            # Otherwise interrupt() asked us to look at the state again.
+        except Exception:
+            pass  # _release() hands it to fail()
+        finally:
+            self._release(receiving)
+        return True
+
+    def take_ready(self) -> bool:
+        """For a ``read()`` that found the buffer empty: buffer what is ready now, if anything.
+
+        Only while no receive is in flight (it would hold an earlier message).  Costs a receive
+        call when nothing is there: ``read()`` tries it only after one that found a message.
+        """
+        if self._receiving is not None or self._claimed is not None or self._stopped:
+            return False
+        try:
+            taken = receive_ready(self._recv, self._feed, self._buffer.room())
+        except zmq.ZMQError as exc:
+            self._fail(exc, "read")
+            return False
+        if self._writer.polling:
+            self._async.get(_EVENTS)
+        return taken > 0
+
+    def interrupt(self) -> None:
+        """Cancel a claimed receive, so that the ``read()`` awaiting it re-checks the stream."""
+        if self._claimed is not None:
+            self._claimed.cancel()
+
+    # ------------------------------------------------------------------ the task and receives
+
+    def _claim(self) -> Receive | None:
+        receiving = self._receiving
+        if receiving is None:
+            receiving = self._start_receive(background=False)
+            if receiving is None:
+                return None
+        elif receiving.done():
+            return None
+        else:
+            receiving.remove_done_callback(self._receive_done)
+            self._receiving = None
+        self._claimed = receiving
+        return receiving
+
+    def _release(self, receiving: Receive) -> None:
+        """Buffer a claimed receive's message, if it got one.
+
+        The next receive is left to the caller's next ``read()`` (it usually comes at once,
+        after the caller has answered); ``RESUME_INTAKE_S`` later the reader resumes anyway.
+        """
+        self._claimed = None
+        self._finish_receive(receiving, drain=False)
+        if self._resume_timer is None and not self._closing:
+            self._resume_timer = self._loop.call_later(RESUME_INTAKE_S, self._resume_intake)
+
+    async def _run(self) -> None:
+        """Finish the receives nobody claimed and start the next ones; sleep in between."""
+        try:
+            while not self._closing:
+                self._start_receive()
+                receiving = self._receiving
+                if receiving is None or not receiving.done():
+                    await self._wakeup.wait()
+                elif self._finish_receive(receiving, drain=True):
+                    await asyncio.sleep(0)  # a flood: let the consumer and others run
+        except asyncio.CancelledError:
+            self._cancelled()
+
+    def _start_receive(self, *, background: bool = True) -> Receive | None:
+        """Start a receive unless one is in flight, reading is paused, or we are closing.
+
+        A background receive is finished by the reader task, woken by its done callback (at
+        once if a message was already there); otherwise the caller owns the returned future.
+        """
+        if self._receiving is not None or self._claimed is not None or self._stopped:
+            return None
+        try:
+            receiving = cast("Receive", self._async.recv_multipart())
+        except zmq.ZMQError as exc:
+            if self._views.closed:  # closed behind our back while no receive was pending
+                self._lost()
+            else:
+                self._fail(exc, "read")
+            return None
+        if background:
+            self._receiving = receiving
+            if receiving.done():
+                self._wakeup.wake()
+            else:
+                receiving.add_done_callback(self._receive_done)
+        return receiving
+
+    def _resume_intake(self) -> None:
+        self._resume_timer = None
+        self._start_receive()
+
+    def _receive_done(self, receiving: Receive) -> None:
+        if receiving is self._receiving:
+            self._wakeup.wake()
+
+    def _cancel_receives(self) -> None:
+        for receiving in (self._receiving, self._claimed):
+            if receiving is not None:
+                receiving.cancel()
+
+    def _finish_receive(self, receiving: Receive, *, drain: bool) -> bool:
+        """Buffer a finished receive's message, and with ``drain`` those ready after it.
+
+        Returns True when ``BATCH`` was reached.  A cancelled receive took nothing; one that
+        pyzmq cancelled because the socket was closed behind our back ends the stream.
+        """
+        if receiving is self._receiving:
+            self._receiving = None
+        if receiving.cancelled():
+            if self._views.closed:
+                self._lost()
+            return False
+        if self._closing:
+            return False
+        try:
+            msg = receiving.result()
+            if drain:
+                taken = receive_ready(self._recv, self._feed, self._buffer.room(), msg)
+                batch_full = taken >= BATCH
+            else:
+                size = sum(map(len, msg)) or 1
+                self._feed([(size, msg)], size)
+                batch_full = False
+        except zmq.ZMQError as exc:
+            # EAGAIN: libzmq said POLLIN, then dropped what it had (REQ_CORRELATE discards a
+            # stale reply); EFSM: REQ/REP has nothing to read until we send.  Neither is a
+            # failure: the next receive waits again.
+            if exc.errno not in (zmq.EAGAIN, zmq.EFSM):
+                self._fail(exc, "read")
+            return False
+        except Exception as exc:
+            self._fail(exc, "read")
+            return False
+        if self._writer.polling:
+            self._async.get(_EVENTS)
+        return batch_full
