@@ -17,7 +17,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from ._errors import ZmqStreamClosed, os_error
+from ._errors import ZmqStreamClosed, option_name, os_error
 from ._events import EventQueue
 from ._monitor import Monitor
 from ._socket import SocketViews
@@ -26,13 +26,6 @@ __all__ = ("SocketEndpoints",)
 
 logger = logging.getLogger("zmqstreams")
 
-
-def _option_name(option: int) -> str:
-    """``zmq.LINGER`` -> ``"LINGER"``; unknown numbers stay numbers."""
-    try:
-        return zmq.SocketOption(option).name or str(option)
-    except ValueError:
-        return str(option)
 
 
 class SocketEndpoints:
@@ -60,7 +53,7 @@ class SocketEndpoints:
             # The zmq.asyncio socket's get() re-arms pyzmq's watcher when option is EVENTS.
             value = self._async.get(option)
         except zmq.ZMQError as exc:
-            raise os_error(exc, f"getsockopt({_option_name(option)})") from exc
+            raise os_error(exc, f"getsockopt({option_name(option)})") from exc
         if option == zmq.LAST_ENDPOINT and isinstance(value, bytes):
             return value.decode("utf-8").rstrip("\x00")
         return value
@@ -70,7 +63,7 @@ class SocketEndpoints:
         try:
             self._async.set(option, value)
         except zmq.ZMQError as exc:
-            raise os_error(exc, f"setsockopt({_option_name(option)})") from exc
+            raise os_error(exc, f"setsockopt({option_name(option)})") from exc
         if option == zmq.SUBSCRIBE:
             self._subscriptions.add(value)
         elif option == zmq.UNSUBSCRIBE:

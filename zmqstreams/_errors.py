@@ -16,7 +16,7 @@ import zmq
 
 from ._frames import TornMessage
 
-__all__ = ("ZmqStreamClosed", "os_error", "stream_error")
+__all__ = ("ZmqStreamClosed", "option_name", "os_error", "stream_error")
 
 
 class ZmqStreamClosed(Exception):
@@ -53,3 +53,11 @@ def stream_error(exc: Exception, action: str) -> Exception:
     if isinstance(exc, zmq.ZMQError):
         return os_error(exc, action)
     return exc
+
+
+def option_name(option: int) -> str:
+    """``zmq.LINGER`` -> ``"LINGER"``, for messages; a number libzmq lacks stays a number."""
+    try:
+        return zmq.SocketOption(option).name or str(option)
+    except ValueError:
+        return str(option)

@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import zmq
-
+from ._errors import option_name
 from ._socket import ZmqSocket, open_socket
 from ._stream import ZmqStream
 from ._transport import ZmqTransport
@@ -40,13 +39,6 @@ def _endpoints(value: str | Iterable[str] | None, name: str) -> list[str]:
     return endpoints
 
 
-def _option_label(option: int) -> str:
-    """``zmq.LINGER`` -> ``"LINGER"``, for messages; a number libzmq lacks stays a number."""
-    try:
-        return zmq.SocketOption(option).name or str(option)
-    except ValueError:
-        return str(option)
-
 
 def _options(value: SocketOptions | None) -> list[tuple[int, _OptionValue]]:
     """Check the shape of ``options`` and return its pairs in order.
@@ -65,7 +57,7 @@ def _options(value: SocketOptions | None) -> list[tuple[int, _OptionValue]]:
             raise TypeError(f"options keys must be ints such as zmq.LINGER, got {option!r}")
         if not isinstance(setting, (int, bytes, str)):
             raise TypeError(
-                f"options[{_option_label(option)}] must be an int, bytes or str, "
+                f"options[{option_name(option)}] must be an int, bytes or str, "
                 f"got {type(setting).__name__}"
             )
         pairs.append((option, setting))
@@ -85,7 +77,7 @@ def _apply_options(transport: ZmqTransport, options: list[tuple[int, _OptionValu
             transport.setsockopt(option, value)
         except (TypeError, OverflowError) as exc:
             raise type(exc)(
-                f"options[{_option_label(option)}]: cannot set {setting!r} ({exc})"
+                f"options[{option_name(option)}]: cannot set {setting!r} ({exc})"
             ) from exc
 
 
