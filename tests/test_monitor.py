@@ -140,3 +140,31 @@ async def test_monitor_on_send_only_stream(make_stream: Any) -> None:
     push.write([b"x"])
     with anyio.fail_after(5):
         assert await pull.read() == [b"x"]
+
+
+@pytest.mark.parametrize("pending_read", [False, True], ids=["idle", "pending-read"])
+async def test_monitored_socket_closed_behind_our_back(
+    make_stream: Any, pending_read: bool
+) -> None:
+    """A monitored socket closed under the stream ends it, and libzmq can destroy the socket.
+
+    libzmq sends MONITOR_STOPPED from the socket's destructor with a blocking send into the
+    monitor pipe, so the stream keeps its PAIR open and drained until that event; closing the
+    PAIR first left the socket's fds behind (seen on uvloop, caught by the leak check).  With
+    no read pending, the reader task itself must notice that the socket is gone.  Each round
+    binds the port the last one used: it must be free once ``wait_closed()`` has returned.
+    """
+    endpoint = "tcp://127.0.0.1:*"
+    for _ in range(3):
+        stream = await make_stream(zmq.PAIR, bind=endpoint)
+        endpoint = endpoint_of(stream)
+        assert stream.transport is not None
+        await stream.transport.enable_monitor(zmq.EVENT_LISTENING | zmq.EVENT_CLOSED)
+        with anyio.fail_after(10):
+            pending = asyncio.create_task(stream.read()) if pending_read else None
+            await settle_tasks()
+            stream.get_extra_info("zmq_socket").close()
+            await stream.wait_closed()
+            if pending is not None:
+                with pytest.raises(zmqstreams.ZmqStreamClosed):
+                    await pending

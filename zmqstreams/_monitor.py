@@ -3,7 +3,9 @@
 ``Monitor()`` enables the monitor on a unique inproc address and connects a PAIR to it; a
 task awaits the PAIR's readiness and decodes every ready message into a ``SocketEvent``.
 ``stop()`` undoes it in the order libzmq needs: disable, then close the PAIR (libzmq#3575),
-before the socket itself is closed.
+before the socket itself is closed.  A socket closed behind our back cannot be disabled:
+libzmq stops its monitor only when it destroys the socket, with a blocking send of
+``MONITOR_STOPPED`` into the PAIR, so the PAIR stays open and drained until that event.
 """
 
 from __future__ import annotations
@@ -27,11 +29,17 @@ logger = logging.getLogger("zmqstreams")
 #: Makes every monitor endpoint unique, so disable/enable cycles never collide.
 _monitor_ids = itertools.count()
 
+#: How long to wait for ``MONITOR_STOPPED`` from a socket closed behind our back.  libzmq
+#: destroys a socket once its LINGER is over; past this, the PAIR is closed anyway.
+STOPPED_WAIT_S = 10.0
+
+_STOPPED = zmq.EVENT_MONITOR_STOPPED
+
 
 class Monitor:
     """A running monitor of one socket: its PAIR and the task draining it."""
 
-    __slots__ = ("_pair", "_socket", "_stopped", "_task")
+    __slots__ = ("_mask", "_pair", "_socket", "_stopped", "_task")
 
     def __init__(
         self, socket: SocketViews, mask: int, events: EventQueue, cancelled: Callable[[], None]
@@ -39,10 +47,14 @@ class Monitor:
         """Monitor ``socket`` for the ``mask`` events into ``events``.
 
         Raises ``zmq.ZMQError`` if libzmq refuses; ``cancelled`` is called when the task sees
-        ``CancelledError`` (see ``ZmqTransport``).
+        ``CancelledError`` (see ``ZmqTransport``).  ``MONITOR_STOPPED`` is always asked of
+        libzmq (``stop()`` may need it) but reaches ``events`` only if ``mask`` has it.
         """
         self._socket = socket
-        self._pair = socket.monitor(mask, f"inproc://zmqstreams.monitor.{next(_monitor_ids)}")
+        self._mask = mask
+        self._pair = socket.monitor(
+            mask | _STOPPED, f"inproc://zmqstreams.monitor.{next(_monitor_ids)}"
+        )
         self._stopped = False
         self._task = spawn(self._run(events, cancelled), "monitor")
 
@@ -51,11 +63,14 @@ class Monitor:
         return self._task
 
     def stop(self) -> asyncio.Task[None]:
-        """Cancel the task, disable the monitor and close the PAIR; return the task."""
+        """Stop delivering events and release the PAIR; return the task to wait for."""
         self._stopped = True
         cancel(self._task)
-        if not self._socket.closed:
-            self._socket.owner.disable_monitor()
+        if self._socket.closed:
+            self._task = spawn(self._close_after_stopped(), "monitor-stop")
+            return self._task
+        self._discard_ready()  # a full monitor pipe would block disable_monitor()
+        self._socket.owner.disable_monitor()
         self._pair.close(linger=0)
         return self._task
 
@@ -63,6 +78,7 @@ class Monitor:
         poll = readiness(self._pair.async_sock, zmq.POLLIN)
         recv = self._pair.sync_sock.recv_multipart
         put = events.put
+        mask = self._mask
         try:
             while True:
                 await poll()
@@ -71,9 +87,36 @@ class Monitor:
                         frames = recv(zmq.NOBLOCK)
                     except zmq.Again:
                         break
-                    put(SocketEvent.parse(frames))
+                    event = SocketEvent.parse(frames)
+                    if event.event & mask:
+                        put(event)
         except asyncio.CancelledError:
             cancelled()
         except zmq.ZMQError as exc:
             if not self._stopped:
                 logger.debug("monitor ended: %s", exc)
+
+    async def _close_after_stopped(self) -> None:
+        """Drain the PAIR until libzmq has destroyed the socket (``MONITOR_STOPPED``), close it."""
+        poll = readiness(self._pair.async_sock, zmq.POLLIN)
+        try:
+            async with asyncio.timeout(STOPPED_WAIT_S):
+                while not self._discard_ready():
+                    await poll()
+        except TimeoutError:
+            logger.warning("no MONITOR_STOPPED from a socket closed under its stream")
+        except zmq.ZMQError as exc:  # pragma: no cover - the PAIR is ours and open
+            logger.debug("monitor drain ended: %s", exc)
+        finally:
+            self._pair.close(linger=0)
+
+    def _discard_ready(self) -> bool:
+        """Drop the events waiting in the PAIR; return whether ``MONITOR_STOPPED`` was one."""
+        recv = self._pair.sync_sock.recv_multipart
+        while True:
+            try:
+                frames = recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return False
+            if SocketEvent.parse(frames).event == _STOPPED:
+                return True

@@ -220,12 +220,13 @@ class Reader:
         """Finish the receives nobody claimed and start the next ones; sleep in between."""
         try:
             while not self._closing:
-                self._start_receive()
+                self._start_receive()  # may end the stream: the socket may be gone
                 receiving = self._receiving
-                if receiving is None or not receiving.done():
+                if receiving is not None and receiving.done():
+                    if self._finish_receive(receiving, drain=True):
+                        await asyncio.sleep(0)  # a flood: let the consumer and others run
+                elif not self._closing:
                     await self._wakeup.wait()
-                elif self._finish_receive(receiving, drain=True):
-                    await asyncio.sleep(0)  # a flood: let the consumer and others run
         except asyncio.CancelledError:
             self._cancelled()
 
