@@ -46,6 +46,8 @@ class SocketEndpoints:
         self._events = EventQueue(None)
         #: The running monitor (None while disabled).
         self._monitor: Monitor | None = None
+        #: The last stopped monitor's task, for ``wait_closed()`` (it may outlive ``stop()``).
+        self._monitor_stopping: asyncio.Task[None] | None = None
 
     def getsockopt(self, option: int) -> Any:
         """Return a socket option; ``zmq.LAST_ENDPOINT`` comes back as ``str``."""
@@ -178,7 +180,7 @@ class SocketEndpoints:
         if monitor is None:
             return None
         self._monitor = None
-        task = monitor.stop()
+        task = self._monitor_stopping = monitor.stop()
         logger.debug("monitor stopped on %r", self)
         return task
 

@@ -39,7 +39,7 @@ _STOPPED = zmq.EVENT_MONITOR_STOPPED
 class Monitor:
     """A running monitor of one socket: its PAIR and the task draining it."""
 
-    __slots__ = ("_mask", "_pair", "_socket", "_stopped", "_task")
+    __slots__ = ("_destroyed", "_mask", "_pair", "_socket", "_stopped", "_task")
 
     def __init__(
         self, socket: SocketViews, mask: int, events: EventQueue, cancelled: Callable[[], None]
@@ -56,6 +56,8 @@ class Monitor:
             mask | _STOPPED, f"inproc://zmqstreams.monitor.{next(_monitor_ids)}"
         )
         self._stopped = False
+        #: libzmq reported MONITOR_STOPPED: the socket is destroyed, nothing more will come.
+        self._destroyed = False
         self._task = spawn(self._run(events, cancelled), "monitor")
 
     @property
@@ -66,11 +68,12 @@ class Monitor:
         """Stop delivering events and release the PAIR; return the task to wait for."""
         self._stopped = True
         cancel(self._task)
-        if self._socket.closed:
+        if self._socket.closed and not self._destroyed:
             self._task = spawn(self._close_after_stopped(), "monitor-stop")
             return self._task
-        self._discard_ready()  # a full monitor pipe would block disable_monitor()
-        self._socket.owner.disable_monitor()
+        if not self._socket.closed:
+            self._discard_ready()  # a full monitor pipe would block disable_monitor()
+            self._socket.owner.disable_monitor()
         self._pair.close(linger=0)
         return self._task
 
@@ -88,6 +91,8 @@ class Monitor:
                     except zmq.Again:
                         break
                     event = SocketEvent.parse(frames)
+                    if event.event == _STOPPED:
+                        self._destroyed = True
                     if event.event & mask:
                         put(event)
         except asyncio.CancelledError:
@@ -119,4 +124,5 @@ class Monitor:
             except zmq.Again:
                 return False
             if SocketEvent.parse(frames).event == _STOPPED:
+                self._destroyed = True
                 return True

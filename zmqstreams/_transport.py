@@ -157,7 +157,7 @@ class ZmqTransport(SocketEndpoints):
     async def wait_closed(self) -> None:
         """Wait until the socket is closed and every task of this transport has ended."""
         await self._closed_event.wait()
-        monitor = self._monitor.task if self._monitor is not None else None
+        monitor = self._monitor.task if self._monitor is not None else self._monitor_stopping
         tasks = [t for t in (self._reader.task, self._writer.task, monitor, self._closer) if t]
         if tasks:
             await asyncio.wait(tasks)
