@@ -6,8 +6,10 @@ SIGALRM while a test hangs, which plugins are installed) run in a subprocess.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import importlib.util
+import pkgutil
 import subprocess
 import sys
 import textwrap
@@ -458,3 +460,16 @@ def test_module_docstring_example_is_current() -> None:
     for name in plugin.__all__:
         if name.startswith("zmq_"):
             assert f"``{name}``" in doc, name
+
+
+def test_package_exposes_every_hook_and_fixture() -> None:
+    """pytest finds the plugin's hooks and fixtures on ``zmqstreams.testing`` only: each one that
+    a part of the package defines is imported there, or it would silently not run."""
+    import zmqstreams.testing as plugin
+
+    for info in pkgutil.iter_modules(plugin.__path__):
+        module = importlib.import_module(f"{plugin.__name__}.{info.name}")
+        for name, obj in vars(module).items():
+            defined_here = getattr(obj, "__module__", None) == module.__name__
+            if defined_here and name.startswith(("pytest_", "zmq_", "_zmq_")):
+                assert getattr(plugin, name, None) is obj, f"{module.__name__}.{name}"

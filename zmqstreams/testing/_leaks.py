@@ -1,0 +1,199 @@
+"""The leak check: an async test fails at teardown if it leaves tasks running, file
+descriptors open or event loop errors behind, each listed with where it comes from.
+
+Leaks are caught where they happen rather than as odd failures of a later test.  The
+``zmq_leak_check`` fixture is put first in each async test the plugin or anyio's plugin
+runs, so it looks after every other fixture's teardown; it stays quiet after a failed test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import zmq
+
+from ._backends import is_coroutine_test, runs_here
+from ._state import item_state
+from ._where import describe_task
+
+__all__ = ("pytest_collection_modifyitems", "pytest_runtest_makereport", "zmq_leak_check")
+
+_warmed_contexts: set[int] = set()
+
+
+def _warm_zmq_context() -> None:
+    """Start the global context's I/O thread once, so that its fds do not count as leaks."""
+    context: zmq.Context[Any] = zmq.Context.instance()
+    if id(context) not in _warmed_contexts:
+        context.socket(zmq.PAIR).close(linger=0)
+        _warmed_contexts.add(id(context))
+
+
+def _fd_dir() -> str | None:
+    return next((d for d in ("/proc/self/fd", "/dev/fd") if os.path.isdir(d)), None)
+
+
+def _open_fds(fd_dir: str) -> set[int]:
+    # The listing's own fd is among the names, and closed by now: fstat leaves it out.
+    return {fd for fd in map(int, os.listdir(fd_dir)) if _is_open(fd)}
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _fd_target(fd_dir: str, fd: int) -> str:
+    try:
+        return os.readlink(f"{fd_dir}/{fd}")
+    except OSError:
+        return "?"
+
+
+@dataclass(frozen=True)
+class _LeakOptions:
+    tasks: bool = True
+    fds: bool = True
+    loop_errors: bool = True
+    settle: float = 5.0
+
+
+def _leak_options(item: pytest.Item) -> _LeakOptions | None:
+    """What the leak check looks at for this test, or None when it is off."""
+    marker = item.get_closest_marker("zmqstreams_leak_check")
+    enabled = item.config.getini("zmqstreams_leak_check")
+    kwargs: dict[str, Any] = {}
+    if marker is not None:
+        enabled = bool(marker.args[0]) if marker.args else marker.kwargs.get("enabled", True)
+        kwargs = {k: v for k, v in marker.kwargs.items() if k != "enabled"}
+    if not enabled:
+        return None
+    kwargs.setdefault("settle", float(item.config.getini("zmqstreams_leak_settle")))
+    try:
+        return _LeakOptions(**kwargs)
+    except TypeError as exc:
+        raise pytest.UsageError(f"zmqstreams_leak_check marker: {exc}") from None
+
+
+def _is_runner_task(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` is one that anyio's test runner runs a fixture step in."""
+    return getattr(task.get_coro(), "__qualname__", "").startswith("TestRunner.")
+
+
+async def _settle(condition: Callable[[], bool], seconds: float) -> bool:
+    """Poll ``condition`` until true or ``seconds`` pass.
+
+    libzmq frees a closed socket's fds in its reaper thread, after up to LINGER (1 s for the
+    sockets of zmqstreams) when messages are still queued.  Objects that hold tasks or fds may
+    sit in reference cycles: collect those now and then (a collection can take a while).
+    """
+    deadline = time.monotonic() + seconds
+    next_collect = 0.0
+    while not condition():
+        now = time.monotonic()
+        if now > deadline:
+            return False
+        if now >= next_collect:
+            gc.collect()
+            next_collect = time.monotonic() + 0.1
+        await asyncio.sleep(0.005)
+    return True
+
+
+@pytest.fixture
+async def zmq_leak_check(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Fail the test if it leaves tasks, file descriptors or event loop errors behind.
+
+    Added first to every async test that this plugin or anyio's plugin runs, so it sees the
+    state after every other fixture has been torn down.  Tune it with the
+    ``zmqstreams_leak_check`` marker and ini options; after a failed test it stays quiet.
+    """
+    options = _leak_options(request.node)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not on an asyncio loop (anyio's trio backend): nothing to check
+        options = None
+    if options is None:
+        yield
+        return
+    _warm_zmq_context()
+    errors: list[dict[str, Any]] = []
+    previous_handler = loop.get_exception_handler()
+
+    def record(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        errors.append(context)
+
+    loop.set_exception_handler(record)
+    tasks_before = asyncio.all_tasks()
+    fd_dir = _fd_dir() if options.fds else None
+    fds_before = _open_fds(fd_dir) if fd_dir else set()
+    try:
+        yield
+        if item_state(request.node).call_failed:
+            return
+        me = asyncio.current_task()
+
+        def new_tasks() -> list[asyncio.Task[Any]]:
+            return [
+                t
+                for t in asyncio.all_tasks()
+                if t not in tasks_before and t is not me and not _is_runner_task(t)
+            ]
+
+        def new_fds() -> set[int]:
+            return _open_fds(fd_dir) - fds_before if fd_dir else set()
+
+        problems = []
+        if options.tasks and not await _settle(lambda: not new_tasks(), options.settle):
+            leaked = new_tasks()
+            problems.append(f"the test left {len(leaked)} task(s) running:")
+            problems.extend(describe_task(task) for task in leaked)
+        if fd_dir and not await _settle(lambda: not new_fds(), options.settle):
+            problems.append("the test left file descriptors open:")
+            problems.extend(f"  fd {fd} -> {_fd_target(fd_dir, fd)}" for fd in sorted(new_fds()))
+        gc.collect()  # "Task was destroyed but it is pending!" and the like
+        await asyncio.sleep(0)
+        if options.loop_errors and errors:
+            problems.append("the event loop reported errors:")
+            for context in errors:
+                exc = context.get("exception")
+                problems.append(f"  {context.get('message')}" + (f": {exc!r}" if exc else ""))
+        if problems:
+            problems.append("(zmqstreams.testing leak check; tune or disable it with the")
+            problems.append(" zmqstreams_leak_check marker or ini option)")
+            pytest.fail("\n".join(problems), pytrace=False)
+    finally:
+        loop.set_exception_handler(previous_handler)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # First fixture, so it sees what is left after every other fixture's teardown.
+    for item in items:
+        if not is_coroutine_test(item) or not isinstance(item, pytest.Function):
+            continue
+        runner_is_anyio = item.config.pluginmanager.has_plugin("anyio") and (
+            "anyio_backend" in item.fixturenames
+        )
+        if (runs_here(item) or runner_is_anyio) and "zmq_leak_check" not in item.fixturenames:
+            item.fixturenames.insert(0, "zmq_leak_check")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    # A failed test's leaks are usually a consequence: remember it, for the check to stay quiet.
+    report = yield
+    if report.when == "call" and report.failed:
+        item_state(item).call_failed = True
+    return report
