@@ -9,8 +9,10 @@ intact and in order, and closes.  A run that lost, damaged or reordered a messag
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,25 +181,32 @@ async def _peer_send(
     return {"rate": count / elapsed}
 
 
+@contextlib.asynccontextmanager
+async def _router_dealer(c: Contender[Any]) -> AsyncIterator[tuple[Any, Any]]:
+    """A bound ROUTER and a DEALER connected to it, both closed on the way out."""
+    router, endpoint = await c.open(zmq.ROUTER, ADDR, bind=True)
+    try:
+        dealer, _ = await c.open(zmq.DEALER, endpoint, bind=False)
+        try:
+            yield router, dealer
+        finally:
+            await c.close(dealer)
+    finally:
+        await c.close(router)
+
+
 async def _loop_rtt(
     case: Case, c: Contender[Any], peer: Peer, count: int, limit: float
 ) -> dict[str, float]:
     shape = SHAPES[case.shape]
     total = RTT_WARMUP + count
-    router, endpoint = await c.open(zmq.ROUTER, ADDR, bind=True)
-    try:
-        dealer, _ = await c.open(zmq.DEALER, endpoint, bind=False)
+    async with _router_dealer(c) as (router, dealer):
+        echo = asyncio.ensure_future(c.echo_n(router, total))
         try:
-            echo = asyncio.ensure_future(c.echo_n(router, total))
-            try:
-                latencies, bad = await c.request_n(dealer, shape.maker(), shape.checker(), total)
-                await echo
-            finally:
-                echo.cancel()
+            latencies, bad = await c.request_n(dealer, shape.maker(), shape.checker(), total)
+            await echo
         finally:
-            await c.close(dealer)
-    finally:
-        await c.close(router)
+            echo.cancel()
     _verify(bad, "in replies")
     return _rtt_metrics(latencies)
 
@@ -227,27 +236,20 @@ async def _loop_doc_example(
     ``dealer.read()``: each step awaited in turn, as the document writes it.
     """
     total = RTT_WARMUP + count
-    router, endpoint = await c.open(zmq.ROUTER, ADDR, bind=True)
     latencies: list[int] = []
     bad = 0
-    try:
-        dealer, _ = await c.open(zmq.DEALER, endpoint, bind=False)
-        try:
-            now = time.perf_counter_ns
-            for i in range(total):
-                msg = [b"data", b"ask", str(i).encode("utf-8")]
-                started = now()
-                await c.send_one(dealer, msg)
-                data = await c.recv_one(router)
-                await c.send_one(router, data)
-                answer = await c.recv_one(dealer)
-                latencies.append(now() - started)
-                if answer != msg:
-                    bad += 1
-        finally:
-            await c.close(dealer)
-    finally:
-        await c.close(router)
+    now = time.perf_counter_ns
+    async with _router_dealer(c) as (router, dealer):
+        for i in range(total):
+            msg = [b"data", b"ask", str(i).encode("utf-8")]
+            started = now()
+            await c.send_one(dealer, msg)
+            data = await c.recv_one(router)
+            await c.send_one(router, data)
+            answer = await c.recv_one(dealer)
+            latencies.append(now() - started)
+            if answer != msg:
+                bad += 1
     _verify(bad, "in answers")
     return _rtt_metrics(latencies)
 
