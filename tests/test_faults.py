@@ -217,11 +217,11 @@ def test_program_exits_cleanly_with_work_left_behind(mode: str) -> None:
     if mode.startswith("unclosed"):
         assert "unclosed stream" in result.stderr
     else:
-        # Default LINGER (zmqstreams gives its sockets 1 s): wait_closed() gives up after it.
-        # A very wide bound (5 x LINGER), so that a busy machine cannot fail it: it tells "gives
-        # up after LINGER" from "waits for ever" (infinite LINGER) or for a much longer one.
+        # Default LINGER (zmqstreams gives its sockets 1 s): wait_closed() tries to flush for
+        # that long, then gives up.  "Gives up" is the subprocess timeout above (an infinite
+        # LINGER would hang); "tried" is a lower bound, which a busy machine cannot break.
         waited = float(result.stdout.split("WAITED", 1)[1].split()[0])
-        assert waited < 5 * zmqstreams._socket.DEFAULT_LINGER / 1000, result.stdout
+        assert waited >= 0.9 * zmqstreams._socket.DEFAULT_LINGER / 1000, result.stdout
 
 
 # ---------------------------------------------------------------- garbage collection

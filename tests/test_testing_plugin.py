@@ -13,7 +13,6 @@ import pkgutil
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
@@ -298,9 +297,7 @@ def test_hang_is_reported_with_where_it_waits(project: pytest.Pytester) -> None:
             await server.read()  # nobody writes
         """
     )
-    started = time.monotonic()
     result = project.runpytest_subprocess("-p", "no:anyio", "-k", "inproc")
-    elapsed = time.monotonic() - started
     result.assert_outcomes(failed=2 if HAS_UVLOOP else 1, skipped=0 if HAS_UVLOOP else 1)
     result.stdout.fnmatch_lines(
         [
@@ -314,7 +311,9 @@ def test_hang_is_reported_with_where_it_waits(project: pytest.Pytester) -> None:
     if HAS_UVLOOP:
         result.stdout.fnmatch_lines(["*test_hangs[[]inproc-uvloop[]]: call exceeded*"])
     result.stdout.no_fnmatch_line("*left*behind*")
-    assert elapsed < 30, elapsed  # 1 s per test plus start-up; generous for a busy machine
+    # Every failure is the limit's doing (a hang the limit missed would end the run otherwise).
+    interrupted = [line for line in result.outlines if "call exceeded the time limit" in line]
+    assert len(interrupted) == (2 if HAS_UVLOOP else 1), interrupted
 
 
 def test_sync_hang_is_interrupted_by_the_ini_limit(project: pytest.Pytester) -> None:
