@@ -25,6 +25,26 @@ async def test_feed_msg_then_read_in_order() -> None:
     assert got == [[b"m", str(i).encode()] for i in range(5)]
 
 
+async def test_statistics_count_what_read_returned_not_what_close_dropped() -> None:
+    """Totals read count returned messages and their watermark bytes (empty = 1); the buffered
+    ones are counted apart, and those ``close()`` drops are neither."""
+    stream = ZmqStream()
+    for msg in ([b"abc"], [b""], [b"de", b"fgh"], [b"tail"]):
+        stream.feed_msg(msg)
+    stats = stream.statistics()
+    assert (stats.messages_read, stats.bytes_read) == (0, 0)
+    assert (stats.read_buffer_messages, stats.read_buffer_bytes) == (4, 3 + 1 + 5 + 4)
+    with anyio.fail_after(1):
+        assert [await stream.read() for _ in range(3)] == [[b"abc"], [b""], [b"de", b"fgh"]]
+    stats = stream.statistics()
+    assert (stats.messages_read, stats.bytes_read) == (3, 3 + 1 + 5)
+    assert (stats.read_buffer_messages, stats.read_buffer_bytes) == (1, 4)
+    stream.close()  # drops [b"tail"] unread
+    stats = stream.statistics()
+    assert (stats.messages_read, stats.bytes_read) == (3, 9)
+    assert (stats.read_buffer_messages, stats.read_buffer_bytes) == (0, 0)
+
+
 async def test_pending_read_is_woken_by_feed_msg() -> None:
     """A read() waiting on an empty buffer returns the next fed message."""
     stream = ZmqStream()

@@ -96,7 +96,7 @@ async def test_unexpected_reader_failure_reaches_read(make_stream: Any) -> None:
     pull = await make_stream(zmq.PULL, bind="inproc://reader-crash")
     peer = zmq.Context.instance().socket(zmq.PUSH)
 
-    def broken_feed(batch: object, total: int) -> None:
+    def broken_feed(messages: object, sizes: object, total: int) -> None:
         raise ZeroDivisionError("boom")
 
     pull._reader._feed = broken_feed

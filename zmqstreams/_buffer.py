@@ -31,23 +31,28 @@ class ReadBuffer:
     """Unread messages, oldest first, with their byte count, watermarks and one waiter."""
 
     __slots__ = (
+        "_bytes_dropped",
+        "_bytes_fed",
         "_high",
         "_low",
+        "_messages_dropped",
+        "_messages_fed",
         "_paused",
         "_queue",
         "_size",
+        "_sizes",
         "_wakeup",
-        "bytes_read",
         "closed",
         "flow",
-        "messages_read",
     )
 
     def __init__(self, high: int | None = None, low: int | None = None) -> None:
         self._high, self._low = resolve_watermarks(high, low, "read")
-        #: ``(size, message)`` pairs; ``size`` is the message's watermark size.
-        self._queue: deque[tuple[int, list[bytes]]] = deque()
-        #: Sum of the sizes in ``_queue``.
+        #: The messages, and beside them each one's watermark size (two deques rather than one
+        #: of pairs: a pair per message would be one more object for the garbage collector).
+        self._queue: deque[list[bytes]] = deque()
+        self._sizes: deque[int] = deque()
+        #: Sum of ``_sizes``.
         self._size = 0
         #: True from crossing the high watermark until falling back to the low one.
         self._paused = False
@@ -57,9 +62,10 @@ class ReadBuffer:
         self.flow: Callable[[bool], None] = _no_flow
         #: Once True, ``feed()`` drops what it is given (the stream is closing).
         self.closed = False
-        #: Messages (and their bytes) ``pop()`` returned so far.
-        self.messages_read = 0
-        self.bytes_read = 0
+        #: Totals fed and dropped by ``clear()``, counted per batch: what was read follows
+        #: from them (see ``messages_read``), so ``pop()`` counts nothing.
+        self._messages_fed = self._bytes_fed = 0
+        self._messages_dropped = self._bytes_dropped = 0
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -70,16 +76,19 @@ class ReadBuffer:
         """Bytes that may still come in before the high watermark (negative: above it)."""
         return self._high - self._size
 
-    def feed(self, batch: list[tuple[int, list[bytes]]], total: int) -> None:
-        """Append ``(size, message)`` pairs whose sizes add up to ``total``; wake the waiter.
+    def feed(self, messages: list[list[bytes]], sizes: list[int], total: int) -> None:
+        """Append ``messages``, whose watermark ``sizes`` add up to ``total``; wake the waiter.
 
         One call per batch: one wake-up and one watermark check, however many messages.
         Ignored once ``closed``.
         """
         if self.closed:
             return
-        self._queue.extend(batch)
+        self._queue.extend(messages)
+        self._sizes.extend(sizes)
         self._size += total
+        self._messages_fed += len(messages)
+        self._bytes_fed += total
         self._wakeup.wake()
         if not self._paused and self._size > self._high:
             self._set_paused(True)
@@ -91,13 +100,10 @@ class ReadBuffer:
         queue = self._queue
         if not queue:
             return None
-        size, msg = queue.popleft()
-        self._size -= size
-        self.messages_read += 1
-        self.bytes_read += size
+        self._size -= self._sizes.popleft()
         if self._paused and self._size <= self._low:
             self._set_paused(False)
-        return msg
+        return queue.popleft()
 
     def wait(self) -> Awaitable[None]:
         """Wait until ``feed()`` or ``wake()`` is called.  Cancelling it is safe."""
@@ -109,7 +115,10 @@ class ReadBuffer:
 
     def clear(self) -> None:
         """Drop every unread message (the stream closed; nobody will read them)."""
+        self._messages_dropped += len(self._queue)
+        self._bytes_dropped += self._size
         self._queue.clear()
+        self._sizes.clear()
         self._size = 0
 
     # ------------------------------------------------------------------ limits and views
@@ -131,6 +140,16 @@ class ReadBuffer:
     def paused(self) -> bool:
         """True while above the high watermark (until falling back to the low one)."""
         return self._paused
+
+    @property
+    def messages_read(self) -> int:
+        """Messages ``pop()`` returned so far."""
+        return self._messages_fed - self._messages_dropped - len(self._queue)
+
+    @property
+    def bytes_read(self) -> int:
+        """Their watermark sizes' sum."""
+        return self._bytes_fed - self._bytes_dropped - self._size
 
     def statistics(self) -> ReadBufferStatistics:
         return ReadBufferStatistics(

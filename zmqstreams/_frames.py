@@ -128,28 +128,31 @@ def send_now(sock: zmq.Socket[Any], msg: Frames) -> None:
 
 def receive_ready(
     recv: Callable[..., Any],
-    feed: Callable[[list[tuple[int, list[bytes]]], int], None],
+    feed: Callable[[list[list[bytes]], list[int], int], None],
     budget: int,
     first: list[bytes] | None = None,
 ) -> int:
     """Feed ``first`` and the messages ready after it to ``feed``; return how many.
 
-    ``recv`` is a synchronous socket's ``recv``; ``feed`` gets one batch of ``(size, msg)``
-    and the sizes' sum (see ``ReadBuffer.feed``), even when a receive fails midway.  Stops at
-    ``EAGAIN``, once ``budget`` bytes are exceeded (the buffer is then above its high
-    watermark), or after ``BATCH`` messages, when the caller should yield before taking more,
-    so that one busy socket cannot starve the loop.  Frames are received with ``copy=False``,
-    whose ``more`` is free, unlike ``recv_multipart``'s ``RCVMORE`` lookup per frame; the rest
-    of a multipart message is always there once its first frame is.
+    ``recv`` is a synchronous socket's ``recv``; ``feed`` gets one batch: the messages, their
+    watermark sizes and the sizes' sum (see ``ReadBuffer.feed``), even when a receive fails
+    midway.  Stops at ``EAGAIN``, once ``budget`` bytes are exceeded (the buffer is then above
+    its high watermark), or after ``BATCH`` messages, when the caller should yield before taking
+    more, so that one busy socket cannot starve the loop.  Frames are received with
+    ``copy=False``, whose ``more`` is free, unlike ``recv_multipart``'s ``RCVMORE`` lookup per
+    frame; the rest of a multipart message is always there once its first frame is.
     """
-    batch: list[tuple[int, list[bytes]]] = []
+    messages: list[list[bytes]] = []
+    sizes: list[int] = []
     total = 0
     if first is not None:
         total = sum(map(len, first)) or 1
-        batch.append((total, first))
-        budget -= total
+        messages.append(first)
+        sizes.append(total)
     try:
-        while budget >= 0 and len(batch) < BATCH:
+        for _ in range(BATCH - len(messages)):
+            if total > budget:
+                break
             try:
                 frame = recv(_NOBLOCK, copy=False)
             except zmq.Again:
@@ -159,18 +162,22 @@ def receive_ready(
                     break  # REQ/REP: nothing more to read until we send
                 raise
             data = frame.bytes
-            msg = [data]
-            size = len(data)
-            while frame.more:
-                frame = recv(_NOBLOCK, copy=False)
-                data = frame.bytes
-                msg.append(data)
-                size += len(data)
-            size = size or 1
-            batch.append((size, msg))
+            if frame.more:
+                msg = [data]
+                size = len(data)
+                while frame.more:
+                    frame = recv(_NOBLOCK, copy=False)
+                    data = frame.bytes
+                    msg.append(data)
+                    size += len(data)
+                messages.append(msg)
+                size = size or 1
+            else:
+                messages.append([data])
+                size = len(data) or 1
+            sizes.append(size)
             total += size
-            budget -= size
     finally:
-        if batch:
-            feed(batch, total)
-    return len(batch)
+        if messages:
+            feed(messages, sizes, total)
+    return len(messages)

@@ -288,7 +288,7 @@ class Reader:
                 batch_full = taken >= BATCH
             else:
                 size = sum(map(len, msg)) or 1
-                self._feed([(size, msg)], size)
+                self._feed([msg], [size], size)
                 batch_full = False
         except zmq.ZMQError as exc:
             # EAGAIN: libzmq said POLLIN, then dropped what it had (REQ_CORRELATE discards a

@@ -293,7 +293,7 @@ class ZmqStream:
         Ignored once the stream is closing.
         """
         size = message_size(msg)
-        self._buffer.feed([(size, msg)], size)
+        self._buffer.feed([msg], [size], size)
         self._wake_reader()  # a read() may be waiting on a claimed receive
 
     def feed_event(self, event: SocketEvent) -> None:
