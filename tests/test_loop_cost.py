@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks.contenders import RawAsyncio, ZmqStreams
 from benchmarks.loopcost import count_loop_cost
+from zmqstreams._reader import RESUME_INTAKE_S
 
 ROUND_TRIPS = 1000
 
@@ -22,9 +23,7 @@ ROUND_TRIPS = 1000
 #: for other callbacks covers a timer-resumed receive that finds a message.
 MAX_CALLBACKS = 6.01
 MAX_TURNS = 4.5
-#: The interval of that timer (zmqstreams._transport._RESUME_INTAKE_S), and the streams that
-#: run it in the ping-pong (DEALER and ROUTER).
-RESUME_INTAKE_S = 0.05
+#: The streams that run that timer (every ``RESUME_INTAKE_S``) in the ping-pong: DEALER, ROUTER.
 STREAMS = 2
 
 
