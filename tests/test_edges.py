@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 import pytest
 import zmq
+import zmq.asyncio
 
 import zmqstreams
 
@@ -69,6 +70,38 @@ async def test_write_fast_path_does_not_swallow_wakeup(dealer_and_peer: Any) -> 
     with anyio.fail_after(2):
         got = [await asyncio.to_thread(peer.recv_multipart) for _ in range(50)]
     assert got == [[b"out%d" % i] for i in range(50)]
+
+
+async def test_burst_of_writes_rearms_once_per_loop_turn(
+    dealer_and_peer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes while a read() is pending re-arm pyzmq's watcher once per loop turn, not once per
+    write (reading EVENTS through zmq.asyncio costs more than a send); the read still ends and
+    every write arrives."""
+    stream, peer = dealer_and_peer
+    sock = stream.get_extra_info("zmq_socket")
+    assert isinstance(sock, zmq.asyncio.Socket)
+    events_reads = 0
+    original_get = zmq.asyncio.Socket.get
+
+    def counting_get(self: zmq.asyncio.Socket, option: int) -> Any:
+        nonlocal events_reads
+        if self is sock and option == zmq.EVENTS:
+            events_reads += 1
+        return original_get(self, option)
+
+    monkeypatch.setattr(zmq.asyncio.Socket, "get", counting_get)
+    task = await pending_read(stream)
+    events_reads = 0
+    for i in range(100):
+        stream.write([b"out%d" % i])
+    await settle_tasks()
+    assert events_reads == 1
+    peer.send_multipart([b"in"])
+    with anyio.fail_after(2):
+        assert await task == [b"in"]
+        got = [await asyncio.to_thread(peer.recv_multipart) for _ in range(100)]
+    assert got == [[b"out%d" % i] for i in range(100)]
 
 
 @pytest.mark.parametrize("kind", [zmq.PAIR, zmq.DEALER])

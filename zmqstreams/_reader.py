@@ -13,6 +13,7 @@ claimed receive none is in flight until the next ``read()`` starts one, as with 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import cast
 
@@ -70,6 +71,8 @@ class Reader:
         self._claimed: Receive | None = None
         #: Resumes background intake after a claimed receive (see _release()).
         self._resume_timer: asyncio.TimerHandle | None = None
+        #: A re-arm is scheduled for the end of this loop turn (see rearm()).
+        self._rearm_scheduled = False
         self._paused_by_user = False
         self._paused_by_buffer = False
         self._closing = False
@@ -123,9 +126,16 @@ class Reader:
 
     def rearm(self) -> None:
         """After a synchronous send, which may eat the fd's edge: if a receive is pending,
-        read ``EVENTS`` through the ``zmq.asyncio`` socket, which makes pyzmq re-check."""
-        if self._receiving is not None or self._claimed is not None:
-            self._async.get(_EVENTS)
+        make pyzmq re-check the socket before the loop next waits (see ``_rearm_now``).
+
+        Once per loop turn however many sends: reading ``EVENTS`` through the ``zmq.asyncio``
+        socket costs more than a send, and a task writing while another awaits ``read()``
+        would otherwise pay it for every message.
+        """
+        if self._rearm_scheduled or (self._receiving is None and self._claimed is None):
+            return
+        self._rearm_scheduled = True
+        self._loop.call_soon(self._rearm_now)
 
     def close(self) -> None:
         """Stop for good: cancel the receives, the resume timer and the task."""
@@ -253,6 +263,16 @@ class Reader:
             else:
                 receiving.add_done_callback(self._receive_done)
         return receiving
+
+    def _rearm_now(self) -> None:
+        """Read ``EVENTS`` through the ``zmq.asyncio`` socket: pyzmq then schedules the pending
+        receive if a message is there, whose fd edge a send may have eaten."""
+        self._rearm_scheduled = False
+        pending = self._receiving is not None or self._claimed is not None
+        if pending and not self._closing and not self._views.closed:
+            # ETERM: the context is gone; the pending receive fails and ends the stream itself.
+            with contextlib.suppress(zmq.ZMQError):
+                self._async.get(_EVENTS)
 
     def _resume_intake(self) -> None:
         self._resume_timer = None
