@@ -31,12 +31,10 @@ class ReadBuffer:
     """Unread messages, oldest first, with their byte count, watermarks and one waiter."""
 
     __slots__ = (
-        "_bytes_dropped",
-        "_bytes_fed",
+        "_bytes_kept",
         "_high",
         "_low",
-        "_messages_dropped",
-        "_messages_fed",
+        "_messages_kept",
         "_paused",
         "_queue",
         "_size",
@@ -62,10 +60,10 @@ class ReadBuffer:
         self.flow: Callable[[bool], None] = _no_flow
         #: Once True, ``feed()`` drops what it is given (the stream is closing).
         self.closed = False
-        #: Totals fed and dropped by ``clear()``, counted per batch: what was read follows
-        #: from them (see ``messages_read``), so ``pop()`` counts nothing.
-        self._messages_fed = self._bytes_fed = 0
-        self._messages_dropped = self._bytes_dropped = 0
+        #: Messages (and bytes) fed and not dropped by ``clear()``, counted per batch: those
+        #: read are these minus the buffered ones (see ``messages_read``), so ``pop()`` counts
+        #: nothing.
+        self._messages_kept = self._bytes_kept = 0
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -87,8 +85,8 @@ class ReadBuffer:
         self._queue.extend(messages)
         self._sizes.extend(sizes)
         self._size += total
-        self._messages_fed += len(messages)
-        self._bytes_fed += total
+        self._messages_kept += len(messages)
+        self._bytes_kept += total
         self._wakeup.wake()
         if not self._paused and self._size > self._high:
             self._set_paused(True)
@@ -115,8 +113,8 @@ class ReadBuffer:
 
     def clear(self) -> None:
         """Drop every unread message (the stream closed; nobody will read them)."""
-        self._messages_dropped += len(self._queue)
-        self._bytes_dropped += self._size
+        self._messages_kept -= len(self._queue)
+        self._bytes_kept -= self._size
         self._queue.clear()
         self._sizes.clear()
         self._size = 0
@@ -144,12 +142,12 @@ class ReadBuffer:
     @property
     def messages_read(self) -> int:
         """Messages ``pop()`` returned so far."""
-        return self._messages_fed - self._messages_dropped - len(self._queue)
+        return self._messages_kept - len(self._queue)
 
     @property
     def bytes_read(self) -> int:
         """Their watermark sizes' sum."""
-        return self._bytes_fed - self._bytes_dropped - self._size
+        return self._bytes_kept - self._size
 
     def statistics(self) -> ReadBufferStatistics:
         return ReadBufferStatistics(

@@ -9,6 +9,8 @@ from typing import Any
 
 import zmq
 
+from ._watermarks import message_size
+
 __all__ = (
     "BATCH",
     "REFUSALS",
@@ -146,7 +148,7 @@ def receive_ready(
     sizes: list[int] = []
     total = 0
     if first is not None:
-        total = sum(map(len, first)) or 1
+        total = message_size(first)
         messages.append(first)
         sizes.append(total)
     try:
@@ -162,19 +164,15 @@ def receive_ready(
                     break  # REQ/REP: nothing more to read until we send
                 raise
             data = frame.bytes
-            if frame.more:
-                msg = [data]
-                size = len(data)
-                while frame.more:
-                    frame = recv(_NOBLOCK, copy=False)
-                    data = frame.bytes
-                    msg.append(data)
-                    size += len(data)
-                messages.append(msg)
-                size = size or 1
-            else:
-                messages.append([data])
-                size = len(data) or 1
+            msg = [data]
+            size = len(data)
+            while frame.more:
+                frame = recv(_NOBLOCK, copy=False)
+                data = frame.bytes
+                msg.append(data)
+                size += len(data)
+            size = size or 1  # as message_size(): an empty message counts one byte
+            messages.append(msg)
             sizes.append(size)
             total += size
     finally:

@@ -24,6 +24,7 @@ from ._buffer import ReadBuffer
 from ._frames import BATCH, receive_ready
 from ._socket import SocketViews
 from ._tasks import Wakeup, cancel, spawn
+from ._watermarks import message_size
 from ._writer import Writer
 
 __all__ = ("Reader",)
@@ -268,9 +269,9 @@ class Reader:
         """Read ``EVENTS`` through the ``zmq.asyncio`` socket: pyzmq then schedules the pending
         receive if a message is there, whose fd edge a send may have eaten."""
         self._rearm_scheduled = False
-        pending = self._receiving is not None or self._claimed is not None
-        if pending and not self._closing and not self._views.closed:
-            # ETERM: the context is gone; the pending receive fails and ends the stream itself.
+        if self.waiting and not self._closing:
+            # ENOTSOCK, ETERM: the socket or its context is gone since the send; the pending
+            # receive fails and ends the stream by itself.
             with contextlib.suppress(zmq.ZMQError):
                 self._async.get(_EVENTS)
 
@@ -307,7 +308,7 @@ class Reader:
                 taken = receive_ready(self._recv, self._feed, self._buffer.room(), msg)
                 batch_full = taken >= BATCH
             else:
-                size = sum(map(len, msg)) or 1
+                size = message_size(msg)
                 self._feed([msg], [size], size)
                 batch_full = False
         except zmq.ZMQError as exc:
