@@ -16,6 +16,9 @@ import zmqstreams
 #: The plain-pyzmq peer program (see its docstring for the modes).
 PEER = Path(__file__).parent / "peers" / "zmq_peer.py"
 
+#: The program that takes libzmq to its limits (see its docstring for the modes).
+LIMITS = Path(__file__).parent / "peers" / "limits.py"
+
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -131,3 +134,28 @@ async def wait_event(
             event = await stream.read_event()
             if event.event == kind:
                 return event
+
+
+def run_program(
+    program: Path, *args: str, warnings: tuple[str, ...] = (), timeout: float = 25
+) -> subprocess.CompletedProcess[str]:
+    """Run ``program`` under ``-X dev -W error`` (plus ``warnings`` filters) from the repository
+    root, within ``timeout`` s: under the 30 s test alarm, so that a hang reports as one."""
+    root = Path(__file__).parent.parent
+    filters = [arg for spec in warnings for arg in ("-W", spec)]
+    return subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", *filters, str(program), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=False,
+    )
+
+
+def run_limits(mode: str) -> None:
+    """Run ``peers/limits.py mode`` and expect it to print OK (a hang fails by the timeout)."""
+    result = run_program(LIMITS, mode)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("OK"), result.stdout + result.stderr

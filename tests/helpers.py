@@ -62,7 +62,7 @@ def endpoint_of(stream: zmqstreams.ZmqStream) -> str:
 class FailingSocket:
     """Stands in for a socket whose ``send`` takes ``fail_at`` frames, then fails with ``errno``.
 
-    Put in place of the writer's synchronous socket (``stream._writer._sock``), it simulates what
+    Its ``send`` put in place of the writer's (``stream._writer._send``), it simulates what
     libzmq never does on its own: a failure after part of a multipart message was taken.
     """
 

@@ -288,7 +288,7 @@ async def test_socket_error_is_a_broken_resource(make_stream: StreamFactory) -> 
     """A failure that ends the stream: send() and receive() report it as broken."""
     push = await make_stream(zmq.PUSH, bind="inproc://anyio-torn")
     adapter = ZmqObjectStream(push)
-    push._writer._sock = FailingSocket(1, zmq.EHOSTUNREACH)  # type: ignore[assignment]
+    push._writer._send = FailingSocket(1, zmq.EHOSTUNREACH).send
     with pytest.raises(anyio.BrokenResourceError) as info:
         await adapter.send([b"torn", b"message"])
     assert isinstance(info.value.__cause__, OSError)

@@ -232,6 +232,8 @@ async def test_closed_stream_rejects_endpoint_calls(make_stream: Any) -> None:
         await transport.connect("tcp://127.0.0.1:1")
     with pytest.raises(zmqstreams.ZmqStreamClosed):
         await transport.enable_monitor()
-    with pytest.raises(OSError):
+    with pytest.raises(zmqstreams.ZmqStreamClosed, match="getsockopt"):
         transport.getsockopt(zmq.LINGER)
+    with pytest.raises(zmqstreams.ZmqStreamClosed, match="setsockopt"):
+        transport.setsockopt(zmq.LINGER, 0)
     assert transport.get_extra_info("zmq_type") == zmq.DEALER

@@ -6,8 +6,6 @@ import asyncio
 import gc
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 import warnings
@@ -17,7 +15,7 @@ from typing import Any
 
 import pytest
 import zmq
-from _helpers_proc import Peer, native_threads, open_fds, rss, wait_event
+from _helpers_proc import Peer, native_threads, open_fds, rss, run_program, wait_event
 
 import zmqstreams
 
@@ -187,25 +185,12 @@ def test_program_exits_cleanly_with_work_left_behind(mode: str) -> None:
 
     A program that hangs (e.g. an infinite LINGER) fails by the subprocess's 20 s timeout.
     """
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-X",
-            "dev",
-            "-W",
-            "error",
-            "-W",
-            "default::ResourceWarning",
-            str(ABANDON),
-            mode,
-            unreachable_endpoint(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=20,  # under the 30 s test alarm, so that a hang reports as one
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=False,
+    result = run_program(
+        ABANDON,
+        mode,
+        unreachable_endpoint(),
+        warnings=("default::ResourceWarning",),
+        timeout=20,
     )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr, result.stderr

@@ -3,9 +3,11 @@
 Each example opens a sender and a receiver stream (PAIR, PUSH/PULL or ROUTER/DEALER, over inproc
 or tcp, on asyncio or uvloop) in a fresh ``asyncio.Runner`` and drives random sequences of
 write, read, drain, pause/resume, watermark changes, feed_* calls, a pending read that gets
-cancelled, close and abort, and writes the socket refuses (a PULL writing: ENOTSUP; the
+cancelled, close and abort, writes the socket refuses (a PULL writing: ENOTSUP; the
 ROUTER_MANDATORY sender writing to an unknown routing id: EHOSTUNREACH at once, or dropped and
-counted if it had to wait in the write buffer).  Checked throughout: every message ``write()``
+counted if it had to wait in the write buffer), writes from a producer thread
+(``write_threadsafe()``, and a ``write()`` there, which must be refused untouched), and either
+socket closed behind its stream's back.  Checked throughout: every message ``write()``
 accepted arrives exactly once and in order (all of them, unless ``abort()`` was called or the
 receiver was closed), fed messages come out in order, only documented exceptions escape; and
 at the end nothing is left behind (tasks, fds, loop errors).  ``ZMQSTREAMS_FUZZ_EXAMPLES`` sets
@@ -95,6 +97,7 @@ class StreamMachine(RuleBasedStateMachine):
         self.events: deque[zmqstreams.SocketEvent] = deque(maxlen=100)
         self.pending: asyncio.Task[None] | None = None
         self.tx_closed = False
+        #: Sent messages may be lost (abort(), or the sender's socket closed under it).
         self.aborted = False
         self.rx_closed = False
         self.rx_feed_closed = False
@@ -276,7 +279,7 @@ class StreamMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.pattern == "PUSH/PULL")
     @rule()
     def write_on_receiver(self) -> None:
-        """A PULL refuses to send (ENOTSUP) and goes on receiving."""
+        """A PULL refuses to send (ENOTSUP, open or closed: it never can) and goes on receiving."""
 
         async def go() -> BaseException | None:
             try:
@@ -286,14 +289,86 @@ class StreamMachine(RuleBasedStateMachine):
             return None
 
         error = self.run(go)
-        if self.rx_closed:
-            assert isinstance(error, zmqstreams.ZmqStreamClosed), repr(error)
+        assert isinstance(error, OSError), repr(error)
+        assert error.errno == zmq.ENOTSUP
+        assert "PULL sockets cannot send" in str(error)
+
+    @rule(count=st.integers(min_value=1, max_value=30), size=st.integers(0, 5000))
+    def write_threadsafe(self, count: int, size: int) -> None:
+        """A producer thread writes with write_threadsafe(): in its order, each future ending
+        once the loop took the message (and, for backpressure, once the buffer drained)."""
+        tags = [b"msg%06d" % (self.seq + n) for n in range(count)]
+        messages = [[tag, tag * (size // 9)] for tag in tags]
+
+        async def go() -> list[Any]:
+            self.written.extend(messages)  # in the model first, as for write()
+            futures = await asyncio.to_thread(
+                lambda: [self.tx.write_threadsafe([*self.route, *m]) for m in messages]
+            )
+            async with asyncio.timeout(10):  # until the loop took each (ran or settled)
+                while not all(f.running() or f.done() for f in futures):
+                    await asyncio.sleep(0)
+            return futures
+
+        futures = self.run(go)
+        accepted = []
+        for message, future in zip(messages, futures, strict=True):
+            error = future.exception(timeout=0) if future.done() else None
+            if error is None:
+                accepted.append(message)
+            elif self.tx_closed:
+                assert isinstance(error, zmqstreams.ZmqStreamClosed), repr(error)
+            else:
+                assert self.receiver_gone_may_refuse(error) or isinstance(
+                    error, ConnectionResetError
+                ), repr(error)
+                if isinstance(error, ConnectionResetError):
+                    accepted.append(message)  # accepted, then its flush was cut short
+        del self.written[len(self.written) - count :]
+        self.written.extend(accepted)
+        self.seq += count
+
+    @rule()
+    def write_from_another_thread(self) -> None:
+        """write() from a thread is refused before anything is sent, queued or counted."""
+
+        def from_thread() -> BaseException | None:
+            try:
+                self.tx.write([*self.route, b"from the wrong thread"])
+            except RuntimeError as exc:
+                return exc
+            return None
+
+        async def go() -> tuple[Any, Any, BaseException | None]:
+            before = self.tx.statistics()
+            error = await asyncio.to_thread(from_thread)
+            return before, self.tx.statistics(), error
+
+        before, after, error = self.run(go)
+        assert isinstance(error, RuntimeError), repr(error)
+        assert "write_threadsafe()" in str(error)
+        assert after == before
+
+    @precondition(lambda self: not (self.tx_closed and self.rx_closed))
+    @rule(side=st.sampled_from(["sender", "receiver"]))
+    def close_socket_behind_its_back(self, side: str) -> None:
+        """The user closes a stream's socket through get_extra_info('zmq_socket'): the stream
+        ends as closed (no error stored); the receiver still returns what it had buffered."""
+        closing_sender = (side == "sender" and not self.tx_closed) or self.rx_closed
+        stream = self.tx if closing_sender else self.rx
+        self.run(lambda: _call(stream.get_extra_info("zmq_socket").close, 0))
+        if closing_sender:
+            self.tx_closed = True
+            self.aborted = True  # what libzmq still held for the receiver is gone with it
         else:
-            assert isinstance(error, OSError), repr(error)
-            assert error.errno == zmq.ENOTSUP
+            self.rx_closed = True  # reads return what was buffered, then ZmqStreamClosed
 
     @rule(timeout=st.sampled_from([0, 0.005, 0.02]))
     def drain(self, timeout: float) -> None:
+        # A socket closed behind the stream's back shows once something touches it: until then
+        # drain() has nothing to wait for, as a closed one would have.
+        closed = self.tx.transport is None
+
         async def go() -> BaseException | None:
             try:
                 async with asyncio.timeout(timeout):
@@ -303,8 +378,10 @@ class StreamMachine(RuleBasedStateMachine):
             return None
 
         error = self.run(go)
-        if self.tx_closed:
+        if closed:
             assert isinstance(error, ConnectionResetError), repr(error)
+        elif self.tx_closed:
+            assert error is None or isinstance(error, ConnectionResetError), repr(error)
         else:
             assert error is None or isinstance(error, TimeoutError), repr(error)
 
@@ -415,15 +492,19 @@ class StreamMachine(RuleBasedStateMachine):
     @rule(extra=st.lists(st.binary(max_size=50), max_size=2))
     def feed_msg(self, extra: list[bytes]) -> None:
         msg = [b"fed%06d" % len(self.fed), *extra]
-        if not self.rx_done:  # in the model first: a pending read() may return it at once
+        # In the model first (a pending read() may return it at once), if the stream accepts
+        # it: until it is closing, which a socket closed behind its back makes it only once it
+        # finds out, so ask the stream itself.
+        if self.rx.transport is not None:
             self.fed.append(msg)
         self.run(lambda: _call(self.rx.feed_msg, msg))
 
     @rule(value=st.integers(min_value=0, max_value=2**31 - 1))
     def feed_event(self, value: int) -> None:
         event = zmqstreams.SocketEvent(zmq.Event.CONNECTED, value, "fuzz://")
+        accepting = self.rx.transport is not None  # see feed_msg()
         self.run(lambda: _call(self.rx.feed_event, event))
-        if not self.rx_done:
+        if accepting:
             self.events.append(event)
 
     @rule()

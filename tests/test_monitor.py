@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 import pytest
 import zmq
+from _helpers_proc import run_limits
 
 import zmqstreams
 
@@ -168,3 +169,16 @@ async def test_monitored_socket_closed_behind_our_back(
             if pending is not None:
                 with pytest.raises(zmqstreams.ZmqStreamClosed):
                     await pending
+
+
+# ---------------------------------------------------------------- limits (in a child process)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["blocked-loop", "socket-limit"])
+def test_monitor_never_stalls_libzmq(mode: str) -> None:
+    """libzmq sends monitor events with a blocking send: they must never fill a pipe (a busy
+    loop while a peer churns 3000 connections, then bind()), and enable_monitor() at the socket
+    limit must leave nothing half enabled (term() of the context returns afterwards).  Either
+    failure hangs the whole process, so each runs in a child process with a timeout."""
+    run_limits(mode)

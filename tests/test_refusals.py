@@ -270,22 +270,26 @@ async def test_close_flushes_past_a_refused_message(make_stream: Any) -> None:
 
 
 async def test_context_terminated_still_ends_the_stream() -> None:
-    """ETERM means the socket is gone: the stream stores the OSError and closes."""
+    """ETERM means the socket is gone: write() raises it, the stream stores it and closes."""
     context = zmq.asyncio.Context()
     sock = context.socket(zmq.PUB)
     sock.setsockopt(zmq.LINGER, 0)
     stream = await zmqstreams.create_zmq_stream(zmq.PUB, zmq_sock=sock)
     # term() blocks until every socket of the context is closed: here, by the stream itself.
     terminating = asyncio.create_task(asyncio.to_thread(context.term))
+    raised: list[OSError] = []
     try:
 
         def stream_ended() -> bool:
-            if stream.exception() is None:
+            try:
                 stream.write([b"news"])  # a PUB never buffers: every write reaches libzmq
-            return stream.exception() is not None
+            except OSError as exc:
+                raised.append(exc)
+            return bool(raised)
 
         await wait_until(stream_ended)
         error = stream.exception()
+        assert raised == [error]
         assert isinstance(error, OSError)
         assert error.errno == zmq.ETERM
         with pytest.raises(zmqstreams.ZmqStreamClosed):
@@ -305,7 +309,7 @@ async def test_context_terminated_still_ends_the_stream() -> None:
 def test_send_now_failure_at_first_frame_is_raised_as_is(errno: int) -> None:
     sock = FailingSocket(0, errno)
     with pytest.raises(zmq.ZMQError) as info:
-        send_now(sock, [b"a", b"b", b"c"])  # type: ignore[arg-type]
+        send_now(sock.send, [b"a", b"b", b"c"])
     assert info.value.errno == errno
     assert not isinstance(info.value, TornMessage)
     assert sock.frames == []
@@ -314,22 +318,24 @@ def test_send_now_failure_at_first_frame_is_raised_as_is(errno: int) -> None:
 def test_send_now_eagain_mid_message_can_be_retried_whole() -> None:
     """EAGAIN after the first frame: libzmq dropped what it took, so it is an ordinary Again."""
     with pytest.raises(zmq.Again):
-        send_now(FailingSocket(2, zmq.EAGAIN), [b"a", b"b", b"c"])  # type: ignore[arg-type]
+        send_now(FailingSocket(2, zmq.EAGAIN).send, [b"a", b"b", b"c"])
 
 
 @pytest.mark.parametrize("fail_at", [1, 2])
 def test_send_now_other_failure_mid_message_is_torn(fail_at: int) -> None:
     with pytest.raises(TornMessage) as info:
-        send_now(FailingSocket(fail_at, zmq.EFSM), [b"a", b"b", b"c"])  # type: ignore[arg-type]
+        send_now(FailingSocket(fail_at, zmq.EFSM).send, [b"a", b"b", b"c"])
     assert info.value.error.errno == zmq.EFSM
 
 
 async def test_torn_message_ends_the_stream(make_stream: Any) -> None:
     """A failure after part of a message was taken ends the stream: it cannot be undone."""
     push = await make_stream(zmq.PUSH, bind="inproc://refusals-torn")
-    push._writer._sock = FailingSocket(1, zmq.EHOSTUNREACH)
-    push.write([b"a", b"b"])  # the error is stored, as for any socket failure
+    push._writer._send = FailingSocket(1, zmq.EHOSTUNREACH).send
+    with pytest.raises(OSError) as raised:
+        push.write([b"a", b"b"])  # raised, and stored as for any socket failure
     error = push.exception()
+    assert raised.value is error
     assert isinstance(error, OSError)
     assert error.errno == zmq.EHOSTUNREACH
     assert "after part of a message" in str(error)

@@ -17,7 +17,8 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
-from ._errors import ZmqStreamClosed, option_name, os_error
+from ._affinity import LoopAffinity
+from ._errors import ZmqStreamClosed, option_name
 from ._events import EventQueue
 from ._monitor import Monitor
 from ._socket import SocketViews
@@ -27,15 +28,14 @@ __all__ = ("SocketEndpoints",)
 logger = logging.getLogger("zmqstreams")
 
 
-
 class SocketEndpoints:
     """Options, endpoints, subscriptions and monitor of one socket (``ZmqTransport``'s base)."""
 
-    def __init__(self, views: SocketViews, zmq_type: int) -> None:
-        self._loop = asyncio.get_running_loop()
+    def __init__(self, views: SocketViews, zmq_type: int, affinity: LoopAffinity) -> None:
+        self._loop = affinity.loop
+        #: Every call that does I/O or changes state checks it first.
+        self._affinity = affinity
         self._views = views
-        #: Awaitable view, used for options, endpoints and ``EVENTS`` reads that re-arm pyzmq.
-        self._async: zmq.asyncio.Socket = views.async_sock
         self._zmq_type = zmq_type
         self._bindings: set[str] = set()
         self._connections: set[str] = set()
@@ -51,21 +51,24 @@ class SocketEndpoints:
 
     def getsockopt(self, option: int) -> Any:
         """Return a socket option; ``zmq.LAST_ENDPOINT`` comes back as ``str``."""
+        self._affinity.check("getsockopt()")
         try:
-            # The zmq.asyncio socket's get() re-arms pyzmq's watcher when option is EVENTS.
-            value = self._async.get(option)
+            value = self._views.get(option)
         except zmq.ZMQError as exc:
-            raise os_error(exc, f"getsockopt({option_name(option)})") from exc
+            raise self._call_failed(exc, f"getsockopt({option_name(option)})") from exc
+        if option == zmq.EVENTS:
+            self._rearm()  # reading EVENTS processes the socket's commands: it may eat an edge
         if option == zmq.LAST_ENDPOINT and isinstance(value, bytes):
             return value.decode("utf-8").rstrip("\x00")
         return value
 
     def setsockopt(self, option: int, value: Any) -> None:
         """Set a socket option; subscriptions made this way are tracked too."""
+        self._affinity.check("setsockopt()")
         try:
-            self._async.set(option, value)
+            self._views.set(option, value)
         except zmq.ZMQError as exc:
-            raise os_error(exc, f"setsockopt({option_name(option)})") from exc
+            raise self._call_failed(exc, f"setsockopt({option_name(option)})") from exc
         if option == zmq.SUBSCRIBE:
             self._subscriptions.add(value)
         elif option == zmq.UNSUBSCRIBE:
@@ -79,7 +82,7 @@ class SocketEndpoints:
         """
 
         def do_bind() -> str:
-            self._async.bind(endpoint)
+            self._views.bind(endpoint)
             real: str = self.getsockopt(zmq.LAST_ENDPOINT)
             self._bindings.add(real)
             return real
@@ -90,7 +93,7 @@ class SocketEndpoints:
         """Stop listening on ``endpoint`` (as returned by ``bind``)."""
 
         def do_unbind() -> None:
-            self._async.unbind(endpoint)
+            self._views.unbind(endpoint)
             self._bindings.discard(endpoint)
 
         return self._endpoint_call("unbind", endpoint, do_unbind)
@@ -99,7 +102,7 @@ class SocketEndpoints:
         """Connect to ``endpoint``; the awaitable gives ``endpoint`` back."""
 
         def do_connect() -> str:
-            self._async.connect(endpoint)
+            self._views.connect(endpoint)
             self._connections.add(endpoint)
             return endpoint
 
@@ -109,7 +112,7 @@ class SocketEndpoints:
         """Disconnect from ``endpoint``."""
 
         def do_disconnect() -> None:
-            self._async.disconnect(endpoint)
+            self._views.disconnect(endpoint)
             self._connections.discard(endpoint)
 
         return self._endpoint_call("disconnect", endpoint, do_disconnect)
@@ -124,12 +127,14 @@ class SocketEndpoints:
 
     def subscribe(self, value: bytes) -> None:
         """Subscribe a SUB socket to messages starting with ``value``."""
+        self._affinity.check("subscribe()")
         self._check_subscription("subscribe", value)
         if value not in self._subscriptions:
             self.setsockopt(zmq.SUBSCRIBE, value)
 
     def unsubscribe(self, value: bytes) -> None:
         """Remove a subscription of a SUB socket."""
+        self._affinity.check("unsubscribe()")
         self._check_subscription("unsubscribe", value)
         self.setsockopt(zmq.UNSUBSCRIBE, value)
 
@@ -145,8 +150,11 @@ class SocketEndpoints:
         """Start delivering socket events (``zmq.EVENT_*`` mask, default all) to ``read_event()``.
 
         Enable it before ``connect``/``bind`` to see the first events.  Calling it again while
-        the monitor runs does nothing.
+        the monitor runs does nothing.  Events wait in an unbounded pipe inside libzmq while the
+        loop is busy (libzmq would otherwise stall every socket of the context), then in the
+        stream's queue of ``events_backlog``.
         """
+        self._affinity.check("enable_monitor()")
         if self._closing:
             raise ZmqStreamClosed("cannot enable the monitor: the stream is closed")
         if self._monitor is not None:
@@ -155,12 +163,13 @@ class SocketEndpoints:
         try:
             self._monitor = Monitor(self._views, mask, self._events, self._on_cancelled)
         except zmq.ZMQError as exc:
-            raise os_error(exc, "enable_monitor") from exc
+            raise self._call_failed(exc, "enable_monitor") from exc
         self._rearm()
         logger.debug("monitor started on %r", self)
 
     async def disable_monitor(self) -> None:
         """Stop the monitor (disable it, then close its PAIR socket) and wait for its task."""
+        self._affinity.check("disable_monitor()")
         task = self._stop_monitor()
         if task is not None:
             await asyncio.wait([task])
@@ -175,6 +184,10 @@ class SocketEndpoints:
         """Handle ``CancelledError`` in a task (see the subclass)."""
         raise NotImplementedError
 
+    def _call_failed(self, exc: zmq.ZMQError, what: str) -> Exception:
+        """The error to raise for a failed call (see the subclass)."""
+        raise NotImplementedError
+
     def _stop_monitor(self) -> asyncio.Task[None] | None:
         monitor = self._monitor
         if monitor is None:
@@ -187,6 +200,7 @@ class SocketEndpoints:
     def _endpoint_call(
         self, action: str, endpoint: str, call: Callable[[], Any]
     ) -> asyncio.Future[Any]:
+        self._affinity.check(f"{action}()")
         future: asyncio.Future[Any] = self._loop.create_future()
         try:
             if not isinstance(endpoint, str):
@@ -196,7 +210,7 @@ class SocketEndpoints:
             try:
                 result = call()
             except zmq.ZMQError as exc:
-                raise os_error(exc, f"{action} {endpoint!r}") from exc
+                raise self._call_failed(exc, f"{action} {endpoint!r}") from exc
             finally:
                 self._rearm()
         except Exception as exc:

@@ -48,7 +48,7 @@ def stream_error(exc: Exception, action: str) -> Exception:
     message was sent; any other exception (a bug) is returned as it is, so that ``read()``
     raises it instead of waiting for a task that is gone.
     """
-    if isinstance(exc, TornMessage):
+    if isinstance(exc, TornMessage) and isinstance(exc.error, zmq.ZMQError):
         return os_error(exc.error, f"{action} (after part of a message was sent)")
     if isinstance(exc, zmq.ZMQError):
         return os_error(exc, action)

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ._affinity import LoopAffinity
 from ._errors import option_name
 from ._socket import ZmqSocket, open_socket
 from ._stream import ZmqStream
@@ -37,7 +38,6 @@ def _endpoints(value: str | Iterable[str] | None, name: str) -> list[str]:
         if not isinstance(endpoint, str):
             raise TypeError(f"{name} endpoints must be str, got {endpoint!r}")
     return endpoints
-
 
 
 def _options(value: SocketOptions | None) -> list[tuple[int, _OptionValue]]:
@@ -133,13 +133,14 @@ async def create_zmq_stream(
             zmq.DEALER, connect=addr, options={zmq.ROUTING_ID: b"alice"}
         )
     """
+    affinity = LoopAffinity(asyncio.get_running_loop())  # no loop: RuntimeError, no socket
     binds = _endpoints(bind, "bind")
     connects = _endpoints(connect, "connect")
     settings = _options(options)
     write_limits = resolve_watermarks(high_write, low_write, "write")
     stream = ZmqStream(high=high_read, low=low_read, events_backlog=events_backlog)
     views = open_socket(zmq_type, zmq_sock)
-    transport = ZmqTransport(views, zmq_type, stream, zmq_sock)
+    transport = ZmqTransport(views, zmq_type, stream, zmq_sock, affinity)
     stream.set_transport(transport)
     try:
         _apply_options(transport, settings)

@@ -55,18 +55,21 @@ class TornMessage(Exception):
     completed, and the next message would be glued to it: the stream must end.
     """
 
-    def __init__(self, error: zmq.ZMQError) -> None:
+    def __init__(self, error: Exception) -> None:
         super().__init__(error)
         #: The error of the frame that failed.
         self.error = error
 
 
 def check_message(msg: Any) -> tuple[int, bool]:
-    """Return ``(size, all_bytes)`` for ``msg``, or raise ``TypeError`` saying what is wrong.
+    """Return ``(size, all_bytes)`` for ``msg``, or raise saying what is wrong.
 
-    A message is a non-empty list or tuple of ``bytes``, ``bytearray`` or ``memoryview``
-    frames.  ``size`` counts against the write watermarks (at least 1); ``all_bytes`` tells
-    whether the frames can be kept as they are (nothing the caller could mutate).
+    A message is a non-empty list or tuple of ``bytes``, ``bytearray`` or C-contiguous
+    ``memoryview`` frames (``TypeError`` for anything else, ``ValueError`` for a view that is
+    not contiguous).  The whole message is checked before its first frame may be sent, so a bad
+    frame can never leave part of a message in the socket.  ``size`` counts against the write
+    watermarks (at least 1); ``all_bytes`` tells whether the frames can be kept as they are
+    (nothing the caller could mutate).
     """
     if not isinstance(msg, (list, tuple)):
         raise TypeError(f"msg must be a list or tuple of bytes frames, got {type(msg).__name__}")
@@ -83,6 +86,11 @@ def check_message(msg: Any) -> tuple[int, bool]:
             size += len(frame)
             all_bytes = False
         elif isinstance(frame, memoryview):
+            if not frame.c_contiguous:
+                raise ValueError(
+                    f"frame {index} of msg is a memoryview that is not C-contiguous "
+                    "(a slice with a step, or a transposed array): copy it with bytes() first"
+                )
             size += frame.nbytes
             all_bytes = False
         else:
@@ -100,8 +108,9 @@ def own_frames(msg: Frames, all_bytes: bool) -> tuple[bytes, ...]:
     return tuple(frame if type(frame) is bytes else bytes(frame) for frame in msg)
 
 
-def send_now(sock: zmq.Socket[Any], msg: Frames) -> None:
-    """Send ``msg`` without blocking.  (Cheaper than ``send_multipart``.)
+def send_now(send: Callable[..., Any], msg: Frames) -> None:
+    """Send ``msg`` without blocking with ``send``, a socket's ``send``.  (Cheaper than
+    ``send_multipart``.)
 
     A ``zmq.ZMQError`` means nothing of the message will be delivered, so it can be retried
     whole (``zmq.Again``) or reported (an errno of ``REFUSALS``).  ZeroMQ takes a multipart
@@ -111,7 +120,6 @@ def send_now(sock: zmq.Socket[Any], msg: Frames) -> None:
     nothing more into the dead pipe), so retrying the whole message later is still right.  Any
     other failure after the first frame raises ``TornMessage``.
     """
-    send = sock.send
     last = len(msg) - 1
     if last == 0:
         send(msg[0], _NOBLOCK)
@@ -124,6 +132,10 @@ def send_now(sock: zmq.Socket[Any], msg: Frames) -> None:
         send(msg[last], _NOBLOCK)
     except zmq.ZMQError as exc:
         if index == 0 or exc.errno == zmq.EAGAIN:
+            raise
+        raise TornMessage(exc) from exc
+    except Exception as exc:  # not expected once check_message() passed, but never glue
+        if index == 0:
             raise
         raise TornMessage(exc) from exc
 

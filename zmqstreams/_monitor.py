@@ -1,17 +1,23 @@
 """Monitor: libzmq's socket monitor, drained into the stream's ``EventQueue``.
 
-``Monitor()`` enables the monitor on a unique inproc address and connects a PAIR to it; a
-task awaits the PAIR's readiness and decodes every ready message into a ``SocketEvent``.
-``stop()`` undoes it in the order libzmq needs: disable, then close the PAIR (libzmq#3575),
-before the socket itself is closed.  A socket closed behind our back cannot be disabled:
-libzmq stops its monitor only when it destroys the socket, with a blocking send of
-``MONITOR_STOPPED`` into the PAIR, so the PAIR stays open and drained until that event.
+``Monitor()`` connects a PAIR of ours to a unique inproc address and then enables libzmq's
+monitor there (``SocketViews.monitor()``: the PAIR's unbounded pipe means libzmq's blocking
+event sends never stall); a task awaits the PAIR's readiness and decodes every ready message
+into a ``SocketEvent``.  ``stop()`` undoes it in the order libzmq needs: disable, then close the
+PAIR (libzmq#3575), before the socket itself is closed; a terminated context or a closed socket
+makes the disable fail, and the PAIR is closed all the same.  A socket closed behind our back
+cannot be disabled: libzmq stops its monitor only when it destroys the socket, with a blocking
+send of ``MONITOR_STOPPED`` into the PAIR, so the PAIR stays open until that event.
+
+While the loop is blocked the unbounded pipe grows by one event (two small messages) per
+connection change: a peer churning thousands of connections meanwhile costs memory inside libzmq
+instead of a deadlock; ``events_backlog`` bounds what is kept once the loop runs again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -26,9 +32,6 @@ __all__ = ("Monitor",)
 
 logger = logging.getLogger("zmqstreams")
 
-#: Makes every monitor endpoint unique, so disable/enable cycles never collide.
-_monitor_ids = itertools.count()
-
 #: How long to wait for ``MONITOR_STOPPED`` from a socket closed behind our back.  libzmq
 #: destroys a socket once its LINGER is over; past this, the PAIR is closed anyway.
 STOPPED_WAIT_S = 10.0
@@ -39,7 +42,7 @@ _STOPPED = zmq.EVENT_MONITOR_STOPPED
 class Monitor:
     """A running monitor of one socket: its PAIR and the task draining it."""
 
-    __slots__ = ("_destroyed", "_mask", "_pair", "_socket", "_stopped", "_task")
+    __slots__ = ("_destroyed", "_loop", "_mask", "_pair", "_socket", "_stopped", "_task")
 
     def __init__(
         self, socket: SocketViews, mask: int, events: EventQueue, cancelled: Callable[[], None]
@@ -50,15 +53,14 @@ class Monitor:
         ``CancelledError`` (see ``ZmqTransport``).  ``MONITOR_STOPPED`` is always asked of
         libzmq (``stop()`` may need it) but reaches ``events`` only if ``mask`` has it.
         """
+        self._loop = asyncio.get_running_loop()
         self._socket = socket
         self._mask = mask
-        self._pair = socket.monitor(
-            mask | _STOPPED, f"inproc://zmqstreams.monitor.{next(_monitor_ids)}"
-        )
+        self._pair = socket.monitor(mask | _STOPPED)
         self._stopped = False
         #: libzmq reported MONITOR_STOPPED: the socket is destroyed, nothing more will come.
         self._destroyed = False
-        self._task = spawn(self._run(events, cancelled), "monitor")
+        self._task = spawn(self._loop, self._run(events, cancelled), "monitor")
 
     @property
     def task(self) -> asyncio.Task[None]:
@@ -69,17 +71,20 @@ class Monitor:
         self._stopped = True
         cancel(self._task)
         if self._socket.closed and not self._destroyed:
-            self._task = spawn(self._close_after_stopped(), "monitor-stop")
+            self._task = spawn(self._loop, self._close_after_stopped(), "monitor-stop")
             return self._task
-        if not self._socket.closed:
-            self._discard_ready()  # a full monitor pipe would block disable_monitor()
-            self._socket.owner.disable_monitor()
-        self._pair.close(linger=0)
+        try:
+            if not self._socket.closed:
+                # ETERM (context terminated) or ENOTSOCK: libzmq stops it with the socket.
+                with contextlib.suppress(zmq.ZMQError):
+                    self._socket.disable_monitor()
+        finally:
+            self._pair.close(linger=0)
         return self._task
 
     async def _run(self, events: EventQueue, cancelled: Callable[[], None]) -> None:
-        poll = readiness(self._pair.async_sock, zmq.POLLIN)
-        recv = self._pair.sync_sock.recv_multipart
+        poll = readiness(self._pair, zmq.POLLIN)
+        recv = self._pair.owner.recv_multipart  # our PAIR is a plain socket: this never waits
         put = events.put
         mask = self._mask
         try:
@@ -103,7 +108,7 @@ class Monitor:
 
     async def _close_after_stopped(self) -> None:
         """Drain the PAIR until libzmq has destroyed the socket (``MONITOR_STOPPED``), close it."""
-        poll = readiness(self._pair.async_sock, zmq.POLLIN)
+        poll = readiness(self._pair, zmq.POLLIN)
         try:
             async with asyncio.timeout(STOPPED_WAIT_S):
                 while not self._discard_ready():
@@ -117,7 +122,7 @@ class Monitor:
 
     def _discard_ready(self) -> bool:
         """Drop the events waiting in the PAIR; return whether ``MONITOR_STOPPED`` was one."""
-        recv = self._pair.sync_sock.recv_multipart
+        recv = self._pair.owner.recv_multipart
         while True:
             try:
                 frames = recv(zmq.NOBLOCK)

@@ -13,7 +13,6 @@ claimed receive none is in flight until the next ``read()`` starts one, as with 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import cast
 
@@ -33,8 +32,6 @@ __all__ = ("Reader",)
 #: started a receive meanwhile.  One timer per period, not per message.
 RESUME_INTAKE_S = 0.05
 
-_EVENTS = zmq.EVENTS
-
 Receive = asyncio.Future[list[bytes]]
 
 
@@ -46,20 +43,22 @@ class Reader:
         views: SocketViews,
         writer: Writer,
         *,
-        fail: Callable[[Exception, str], None],
+        fail: Callable[[Exception, str], Exception],
         lost: Callable[[], None],
         cancelled: Callable[[], None],
+        ensure_socket: Callable[[str], None],
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._views = views
-        self._async = views.async_sock
-        #: The synchronous view's ``recv``, for non-blocking batches.
-        self._recv = views.sync_sock.recv
+        #: The socket's owner-bound ``recv``, for non-blocking batches.
+        self._recv = views.recv
         #: The other party waiting on this socket's edge (its ``polling`` flag).
         self._writer = writer
         # The owner's callbacks: a fatal error (the stream must end), the socket closed behind
-        # our back, and CancelledError in the task (see ZmqTransport).
+        # our back, CancelledError in the task, and a check that the socket is alive (see
+        # ZmqTransport).
         self._fail, self._lost, self._cancelled = fail, lost, cancelled
+        self._ensure_socket = ensure_socket
         #: Where messages go, and its ``feed`` (bound once); ``attach()`` gives the stream's.
         self._buffer = ReadBuffer()
         self._feed = self._buffer.feed
@@ -91,7 +90,7 @@ class Reader:
     def start(self) -> None:
         """Start the reader task (socket types that can receive only)."""
         if self._task is None and not self._closing:
-            self._task = spawn(self._run(), "reader")
+            self._task = spawn(self._loop, self._run(), "reader")
 
     @property
     def task(self) -> asyncio.Task[None] | None:
@@ -160,16 +159,23 @@ class Reader:
         """
         receiving = self._claim()
         if receiving is None:
-            await self._buffer.wait()
+            if self._stopped and not self._closing:
+                # Paused: no receive would find out that the socket is gone, so look now.
+                self._ensure_socket("read")
+            if not self._closing:  # starting a receive may have just ended the stream
+                await self._buffer.wait()
             return True
         if receiving.done():
             self._release(receiving)
             return False
+        task = asyncio.current_task()
+        # A task that once swallowed a CancelledError keeps cancelling() > 0 for good: only a
+        # count that grew while we waited means that our caller is being cancelled.
+        cancels = task.cancelling() if task is not None else 0
         try:
             await receiving
         except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
+            if task is not None and task.cancelling() > cancels:
                 raise  # our caller cancelled us (_release() still keeps the message)
             # Otherwise interrupt() asked us to look at the state again.
         except Exception:
@@ -192,7 +198,7 @@ class Reader:
             self._fail(exc, "read")
             return False
         if self._writer.polling:
-            self._async.get(_EVENTS)
+            self._views.rearm()
         return taken > 0
 
     def interrupt(self) -> None:
@@ -211,6 +217,13 @@ class Reader:
         elif receiving.done():
             return None
         else:
+            try:
+                # pyzmq never completes a receive pending when the context is terminated: know
+                # that the socket is alive before waiting on one started earlier.
+                self._views.check()
+            except zmq.ZMQError as exc:
+                self._fail(exc, "read")
+                return None
             receiving.remove_done_callback(self._receive_done)
             self._receiving = None
         self._claimed = receiving
@@ -250,12 +263,9 @@ class Reader:
         if self._receiving is not None or self._claimed is not None or self._stopped:
             return None
         try:
-            receiving = cast("Receive", self._async.recv_multipart())
-        except zmq.ZMQError as exc:
-            if self._views.closed:  # closed behind our back while no receive was pending
-                self._lost()
-            else:
-                self._fail(exc, "read")
+            receiving = cast("Receive", self._views.waitable().recv_multipart())
+        except zmq.ZMQError as exc:  # ENOTSOCK (closed behind our back) ends the stream quietly
+            self._fail(exc, "read")
             return None
         if background:
             self._receiving = receiving
@@ -270,10 +280,7 @@ class Reader:
         receive if a message is there, whose fd edge a send may have eaten."""
         self._rearm_scheduled = False
         if self.waiting and not self._closing:
-            # ENOTSOCK, ETERM: the socket or its context is gone since the send; the pending
-            # receive fails and ends the stream by itself.
-            with contextlib.suppress(zmq.ZMQError):
-                self._async.get(_EVENTS)
+            self._views.rearm()
 
     def _resume_intake(self) -> None:
         self._resume_timer = None
@@ -322,5 +329,5 @@ class Reader:
             self._fail(exc, "read")
             return False
         if self._writer.polling:
-            self._async.get(_EVENTS)
+            self._views.rearm()
         return batch_full

@@ -9,16 +9,23 @@ is driven through its public methods only.
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
 import contextlib
+import functools
 import warnings
 from types import TracebackType
 from typing import Any, cast
 
+import zmq
+
+from ._affinity import THREADSAFE_ADVICE, LoopAffinity
 from ._buffer import ReadBuffer
 from ._errors import ZmqStreamClosed
 from ._events import EventQueue, SocketEvent
-from ._frames import BATCH, Frames
+from ._frames import BATCH, Frames, own_frames
 from ._reader import Reader
+from ._socket_types import can_receive, socket_type_name
 from ._statistics import NO_WRITER, StreamStatistics, assemble
 from ._transport import ZmqTransport
 from ._watermarks import message_size
@@ -33,6 +40,11 @@ class ZmqStream:
     ``read()`` returns buffered messages that the transport's reader task took from the socket;
     ``write()`` hands messages to the transport.  Cancelling a pending ``read()`` or
     ``read_event()`` is safe: nothing is consumed until it returns.
+
+    A stream belongs to the event loop that created it.  Its methods that do I/O or change its
+    state raise ``RuntimeError`` when called from another thread or another loop, before they
+    touch anything; a producer thread writes with ``write_threadsafe()``.  ``statistics()``,
+    ``exception()``, ``at_closing()`` and ``get_extra_info()`` may be called from anywhere.
     """
 
     def __init__(
@@ -65,6 +77,17 @@ class ZmqStream:
         self._exception: BaseException | None = None
         #: True once feed_closing() was called (by close() or by the transport).
         self._closing = False
+        #: The loop a ZmqTransport belongs to (checked by the methods that do I/O); None for
+        #: any other transport.
+        self._affinity: LoopAffinity | None = None
+        #: ``read()``'s error for a socket type that cannot receive (PUSH, PUB), else None.
+        self._cannot_receive: str | None = None
+        #: Messages other threads gave ``write_threadsafe()``, in order, and whether the loop
+        #: was asked to take them: one wake-up of the loop per burst, not per message.
+        self._from_threads: collections.deque[tuple[Frames, concurrent.futures.Future[None]]] = (
+            collections.deque()
+        )
+        self._from_threads_scheduled = False
 
     def __repr__(self) -> str:
         state = "closed" if self._closing else "open"
@@ -74,9 +97,11 @@ class ZmqStream:
         transport: Any = getattr(self, "_tr", None)  # None if __init__ failed
         if transport is not None and not transport.is_closing():
             _warn(f"unclosed stream {self!r}", ResourceWarning, source=self, stacklevel=2)
-            # RuntimeError: the loop is closed (a ZmqTransport has closed its socket regardless).
-            with contextlib.suppress(RuntimeError):
-                transport.abort()
+            if isinstance(transport, ZmqTransport):
+                transport.abandon()  # from whatever thread the garbage collector runs in
+            else:
+                with contextlib.suppress(RuntimeError):
+                    transport.abort()
 
     # ------------------------------------------------------------------ public API
 
@@ -97,17 +122,25 @@ class ZmqStream:
         next message, or, when one is ready at once, yields to the loop once before returning
         it.  Reads served from the buffer do not wait, but every ``BATCH``-th one yields, so a
         flood cannot starve other tasks.
+
+        A socket type that cannot receive (PUSH, PUB) raises ``OSError(ENOTSUP)`` at once;
+        ``RuntimeError`` comes from another thread or loop.
         """
+        affinity = self._affinity
+        if affinity is not None and not affinity.here:
+            raise RuntimeError(affinity.misuse("read()"))
         if self._unyielded >= BATCH:
             self._unyielded = 0
             await asyncio.sleep(0)
         while True:
             if self._exception is not None:
-                raise self._exception
+                raise self._exception.with_traceback(None)  # one raise's frames, never more
             msg = self._pop()
             if msg is not None:
                 self._unyielded += 1
                 return msg
+            if self._cannot_receive is not None:
+                raise OSError(zmq.ENOTSUP, self._cannot_receive)
             if self._closing:
                 raise ZmqStreamClosed()
             if self._reading:
@@ -132,22 +165,72 @@ class ZmqStream:
     def write(self, msg: Frames) -> None:
         """Send ``msg``, a non-empty list or tuple of bytes-like frames, without blocking.
 
-        Raises ``TypeError`` for a malformed message and ``ZmqStreamClosed`` after ``close()``.
+        Frames are ``bytes``, ``bytearray`` or C-contiguous ``memoryview``; the whole message is
+        checked before anything is sent.  Raises ``TypeError`` for a malformed message,
+        ``ValueError`` for a non-contiguous frame or a frame count the socket type cannot send
+        (ROUTER: at least ``[routing_id, frame]``; STREAM: exactly ``[routing_id, data]``),
+        ``OSError(ENOTSUP)`` for a type that cannot send (PULL, SUB), and ``ZmqStreamClosed``
+        after ``close()`` or once the socket was closed behind the stream's back.
         If the socket refuses the message at once (``EHOSTUNREACH`` from ROUTER_MANDATORY,
-        ``EFSM`` from REQ/REP out of turn, ``ENOTSUP``, ``EINVAL``), raises ``OSError`` with that
-        ZeroMQ errno: nothing of it was sent and the stream stays usable.  A message that had to
-        wait in the write buffer and is refused later is dropped, logged (``zmqstreams``
-        logger) and counted in ``statistics().messages_refused``.  Only errors meaning the
-        socket is gone (``ETERM``, ``ENOTSOCK``) close the stream; see ``exception()``.
+        ``EFSM`` from REQ/REP out of turn, ``EINVAL``), raises ``OSError`` with that ZeroMQ
+        errno: nothing of it was sent and the stream stays usable.  A message that had to wait
+        in the write buffer and is refused later is dropped, logged (``zmqstreams`` logger) and
+        counted in ``statistics().messages_refused``.  An error meaning the socket is gone
+        (``ETERM``) ends the stream and is raised; see ``exception()``.
+
+        ``RuntimeError`` from another thread (use ``write_threadsafe()``) or another loop.
         """
         writer = self._writer
         if writer is not None:
-            writer.write(msg)  # what ZmqTransport.write() does, one call less per message
+            # What ZmqTransport.write() does, one call less per message.
+            affinity = self._affinity
+            if affinity is not None and not affinity.here:
+                raise RuntimeError(affinity.misuse("write()", THREADSAFE_ADVICE))
+            writer.write(msg)
             return
         transport = self._tr
         if transport is None:
             raise ZmqStreamClosed("the stream has no transport")
         transport.write(msg)
+
+    def write_threadsafe(self, msg: Frames) -> concurrent.futures.Future[None]:
+        """Write ``msg`` from a thread other than the stream's loop; return a future.
+
+        ``msg`` is checked in the calling thread (``TypeError``/``ValueError``/``OSError`` as
+        ``write()`` raises them, at once) and the frames the caller could mutate are copied, so
+        it may reuse them at once.  Messages keep the order in which each thread wrote them.
+        The future completes once the stream's loop has accepted the message (sent or buffered)
+        and the write buffer is not above ``high_write``: ``future.result()`` gives the thread
+        the backpressure ``drain()`` gives a coroutine.  Its exception is what ``write()`` or
+        ``drain()`` would have raised: the ``OSError`` of a refused message,
+        ``ZmqStreamClosed`` once the stream is closed, ``ConnectionResetError`` if it closed
+        before flushing.  Cancelling the future before the loop took the message means it is
+        not sent.
+
+        Raises ``RuntimeError`` when called in the stream's own loop, where ``result()`` would
+        block the loop: use ``write()`` there.
+        """
+        writer, affinity = self._writer, self._affinity
+        if writer is None or affinity is None:
+            raise RuntimeError("write_threadsafe() needs a stream made by create_zmq_stream()")
+        _size, all_bytes = writer.check(msg)
+        if affinity.here:
+            raise RuntimeError(
+                "write_threadsafe() called in the stream's own event loop, where waiting for "
+                "its future would block the loop: use write() and drain() there"
+            )
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        # deque.append() is atomic: the loop takes the messages in the order threads put them.
+        self._from_threads.append((own_frames(msg, all_bytes), future))
+        if affinity.loop.is_closed():
+            self._fail_thread_writes("cannot write: the stream's event loop is closed")
+        elif not self._from_threads_scheduled:
+            self._from_threads_scheduled = True
+            try:
+                affinity.loop.call_soon_threadsafe(self._take_thread_writes)
+            except RuntimeError:  # closed meanwhile
+                self._fail_thread_writes("cannot write: the stream's event loop is closed")
+        return future
 
     async def drain(self) -> None:
         """Wait until the write buffer is below its high watermark (returns at once if it is).
@@ -156,8 +239,11 @@ class ZmqStream:
         after ``close()``; a ``drain()`` already waiting when ``close()`` completes its flush
         returns normally.  Any number of tasks may wait together.
         """
+        affinity = self._affinity
+        if affinity is not None and not affinity.here:
+            raise RuntimeError(affinity.misuse("drain()"))
         if self._exception is not None:
-            raise self._exception
+            raise self._exception.with_traceback(None)
         if self._tr is None or self._closing:
             raise ConnectionResetError("Connection lost: the stream is closed")
         writer = self._writer
@@ -170,10 +256,13 @@ class ZmqStream:
         libzmq reports events for tcp and ipc endpoints (not inproc).  Raises like ``read()``;
         a pending ``read_event()`` ends when the stream closes.
         """
+        affinity = self._affinity
+        if affinity is not None and not affinity.here:
+            raise RuntimeError(affinity.misuse("read_event()"))
         events = self._events
         while True:
             if self._exception is not None:
-                raise self._exception
+                raise self._exception.with_traceback(None)
             event = events.pop()
             if event is not None:
                 return event
@@ -183,13 +272,18 @@ class ZmqStream:
                 raise RuntimeError(
                     "read_event() called while another coroutine is already reading events"
                 )
+            if self._ztr is not None:
+                self._ztr.ensure_socket("read_event")  # nothing else may notice a dead socket
+                if self._closing:
+                    continue  # it did end the stream: look again
             await events.wait()
 
     def close(self) -> None:
         """Close the stream: unread messages are dropped, accepted writes are flushed.
 
         Never blocks; pending reads end with ``ZmqStreamClosed``.  Idempotent.  (Unlike
-        ``feed_closing()``, which keeps buffered messages readable.)
+        ``feed_closing()``, which keeps buffered messages readable.)  Once the stream's event
+        loop is closed, it closes the socket at once, from any loop or thread.
         """
         if self._tr is not None:
             self._tr.close()
@@ -271,7 +365,11 @@ class ZmqStream:
         self._tr = transport
         if isinstance(transport, ZmqTransport):
             self._ztr = transport
+            self._affinity = transport.affinity
             self._reader, self._writer = transport.attach(self._buffer, self._events)
+            zmq_type = transport.get_extra_info("zmq_type")
+            if not can_receive(zmq_type):
+                self._cannot_receive = f"read: {socket_type_name(zmq_type)} sockets cannot receive"
         else:
             self._buffer.flow = lambda paused: (
                 transport.pause_reading() if paused else transport.resume_reading()
@@ -286,6 +384,7 @@ class ZmqStream:
         self._closing = self._buffer.closed = self._events.closed = True
         self._wake_reader()
         self._events.wake()
+        self._fail_thread_writes("cannot write: the stream is closed")
 
     def feed_msg(self, msg: list[bytes]) -> None:
         """Append ``msg`` to the read buffer and wake a pending ``read()``.
@@ -302,8 +401,52 @@ class ZmqStream:
 
     # ------------------------------------------------------------------ private
 
+    def _take_thread_writes(self) -> None:
+        """``write_threadsafe()``'s half in the loop: write what threads gave, in order, and
+        settle each future once the buffer is drained (``BATCH`` per turn of the loop)."""
+        self._from_threads_scheduled = False  # before taking: a later append schedules again
+        queue = self._from_threads
+        for _ in range(BATCH):
+            if not queue:
+                return
+            frames, future = queue.popleft()
+            if not future.set_running_or_notify_cancel():
+                continue  # the thread cancelled it first: not sent
+            try:
+                self.write(frames)
+            except Exception as exc:
+                future.set_exception(exc)
+                continue
+            waiter = self._writer.drain_waiter() if self._writer is not None else None
+            if waiter is None:
+                future.set_result(None)
+            else:
+                waiter.add_done_callback(functools.partial(_settle, future))
+        self._from_threads_scheduled = True  # more than a batch: go on after the others
+        asyncio.get_running_loop().call_soon(self._take_thread_writes)
+
+    def _fail_thread_writes(self, reason: str) -> None:
+        """Give every message still waiting for the loop ``ZmqStreamClosed(reason)``."""
+        while self._from_threads:
+            try:
+                _frames, future = self._from_threads.popleft()
+            except IndexError:  # another thread took the last one
+                return
+            if future.set_running_or_notify_cancel():
+                future.set_exception(ZmqStreamClosed(reason))
+
     def _wake_reader(self) -> None:
         """Make a pending ``read()`` look at the buffer and the state again."""
         self._buffer.wake()
         if self._reading and self._reader is not None:
             self._reader.interrupt()
+
+
+def _settle(future: concurrent.futures.Future[None], waiter: asyncio.Future[None]) -> None:
+    """Give a thread's ``write_threadsafe()`` future the outcome of its drain ``waiter``."""
+    if waiter.cancelled():
+        future.set_exception(ZmqStreamClosed("the stream's event loop stopped before the flush"))
+    elif (error := waiter.exception()) is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(None)

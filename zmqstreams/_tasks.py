@@ -10,14 +10,20 @@ from typing import Any
 __all__ = ("Wakeup", "cancel", "spawn")
 
 
-def spawn(coro: Coroutine[Any, Any, None], role: str) -> asyncio.Task[None]:
-    """Run ``coro`` as the task ``zmqstreams-<role>`` (``reader``, ``writer``, ...)."""
-    return asyncio.get_running_loop().create_task(coro, name=f"zmqstreams-{role}")
+def spawn(
+    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None], role: str
+) -> asyncio.Task[None]:
+    """Run ``coro`` in ``loop`` as the task ``zmqstreams-<role>`` (``reader``, ``writer``, ...).
+
+    The loop is given, not looked up: a stream may be closed by plain code in its loop's thread
+    while that loop is idle, and its tasks then start when the loop runs again.
+    """
+    return loop.create_task(coro, name=f"zmqstreams-{role}")
 
 
 def cancel(task: asyncio.Task[None] | None) -> None:
     """Cancel ``task`` unless it is done or is the caller (which then ends by itself)."""
-    if task is not None and not task.done() and task is not asyncio.current_task():
+    if task is not None and not task.done() and task is not asyncio.current_task(task.get_loop()):
         task.cancel()
 
 

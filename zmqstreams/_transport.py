@@ -24,12 +24,14 @@ from typing import TYPE_CHECKING, Any
 import zmq
 import zmq.asyncio
 
+from ._affinity import THREADSAFE_ADVICE, LoopAffinity
 from ._endpoints import SocketEndpoints
-from ._errors import stream_error
+from ._errors import ZmqStreamClosed, os_error, stream_error
 from ._events import EventQueue
 from ._frames import Frames
 from ._reader import Reader
 from ._socket import OwnerWatch, SocketViews, ZmqSocket
+from ._socket_types import can_receive, socket_type_name
 from ._tasks import cancel, spawn
 from ._writer import Writer
 
@@ -41,35 +43,43 @@ __all__ = ("ZmqTransport",)
 
 logger = logging.getLogger("zmqstreams")
 
-#: Socket types that cannot receive: their streams never start a reader task.
-_SEND_ONLY = frozenset({zmq.PUSH, zmq.PUB})
-
-_SOCKET_TYPE_NAMES = {int(t): t.name for t in zmq.SocketType}
-
 
 class ZmqTransport(SocketEndpoints):
     """The socket side of a ``ZmqStream``: endpoints, options, flow control and shutdown.
 
-    Reached as ``stream.transport``; created by ``create_zmq_stream()``.
+    Reached as ``stream.transport``; created by ``create_zmq_stream()``.  Like the stream, it
+    belongs to the event loop that created it (see ``ZmqStream``).
     """
 
     def __init__(
-        self, views: SocketViews, zmq_type: int, stream: ZmqStream, user_sock: ZmqSocket | None
+        self,
+        views: SocketViews,
+        zmq_type: int,
+        stream: ZmqStream,
+        user_sock: ZmqSocket | None,
+        affinity: LoopAffinity,
     ) -> None:
-        super().__init__(views, zmq_type)
+        super().__init__(views, zmq_type, affinity)
         # Held weakly so that an abandoned stream can be collected (and warn) while our tasks run.
         self._stream_ref: Callable[[], ZmqStream | None] = weakref.ref(stream)
         self._extra: dict[str, Any] = {
-            "zmq_socket": user_sock if user_sock is not None else views.async_sock,
+            "zmq_socket": user_sock if user_sock is not None else views.owner,
             "zmq_type": zmq_type,
         }
         #: True once the socket is closed and every resource released.
         self._closed = False
         self._closed_event = asyncio.Event()
 
-        self._writer = Writer(views, fail=self._fatal, cancelled=self._on_cancelled, owner=self)
+        self._writer = Writer(
+            views, zmq_type, fail=self._fail, cancelled=self._on_cancelled, owner=self
+        )
         self._reader = Reader(
-            views, self._writer, fail=self._fatal, lost=self._lost, cancelled=self._on_cancelled
+            views,
+            self._writer,
+            fail=self._fail,
+            lost=self._lost,
+            cancelled=self._on_cancelled,
+            ensure_socket=self.ensure_socket,
         )
         self._writer.after_send = self._reader.rearm
         #: The stream's read buffer, once attach() gave it (the reader's own until then).
@@ -91,19 +101,27 @@ class ZmqTransport(SocketEndpoints):
         self._reader.attach(buffer)
         return self._reader, self._writer
 
+    @property
+    def affinity(self) -> LoopAffinity:
+        """The loop this transport (and its stream) belongs to."""
+        return self._affinity
+
     def start(self) -> None:
         """Start the reader for socket types that can receive (called once, after set-up)."""
-        if self._zmq_type not in _SEND_ONLY and self._reader.task is None and not self._closing:
+        if self._closing:
+            return
+        if can_receive(self._zmq_type) and self._reader.task is None:
             self._reader.start()
-            if not self._views.owner_is_async:
-                self._owner_watch = OwnerWatch(self._views, self._lost)
+        if not self._views.owner_is_async and self._owner_watch is None:
+            # A caller's plain socket closed behind our back wakes none of our waits.
+            self._owner_watch = OwnerWatch(self._views, self._lost)
 
     def __repr__(self) -> str:
         # Never reads EVENTS: that could swallow a pending read's wake-up.
-        kind = _SOCKET_TYPE_NAMES.get(self._zmq_type, str(self._zmq_type))
+        kind = socket_type_name(self._zmq_type)
         state = "closed" if self._closed else "closing" if self._closing else "open"
         reading = "paused" if self._reader.paused else "active"
-        if self._zmq_type in _SEND_ONLY:
+        if not can_receive(self._zmq_type):
             reading = "none"
         return (
             f"<ZmqTransport type={kind} {state} read={reading} write=<bufsize={self._writer.size}>>"
@@ -122,45 +140,58 @@ class ZmqTransport(SocketEndpoints):
     def write(self, msg: Frames) -> None:
         """Send ``msg`` (a non-empty list or tuple of bytes-like frames) without blocking.
 
-        Sends at once while the socket can take the message and the write buffer is empty,
-        otherwise buffers a copy for the writer task.  Raises ``TypeError`` for a malformed
-        message and ``ZmqStreamClosed`` once the transport is closing.  A message the socket
-        refuses at once (``EHOSTUNREACH`` from ROUTER_MANDATORY, ``EFSM`` from REQ/REP out of
-        turn, ``ENOTSUP``, ``EINVAL``) raises ``OSError`` with that errno; nothing of it is
-        sent and the stream stays usable.  A buffered message refused later is dropped, logged
-        and counted in ``statistics().messages_refused``.
+        The same as ``ZmqStream.write()``, which documents what it raises.
         """
+        if not self._affinity.here:
+            raise RuntimeError(self._affinity.misuse("write()", THREADSAFE_ADVICE))
         self._writer.write(msg)
 
     def close(self) -> None:
         """Stop reading, flush what ``write()`` accepted within LINGER, then close the socket.
 
         Returns at once; ``wait_closed()`` waits for the flush and the tasks to end.  Idempotent.
+        Once the stream's event loop is closed (the stream outlived its ``asyncio.run()``),
+        nothing can be flushed any more: the socket is closed at once, from any loop or thread.
         """
+        if self._loop.is_closed():
+            self._release_in_dead_loop(None)
+            return
+        self._affinity.check("close()")
         self._shutdown(None, flush=True)
 
     def abort(self) -> None:
         """Drop the write buffer and close the socket at once (LINGER 0)."""
-        self._abort_requested = True
-        if self._closing:
-            if self._closer is not None:
-                self._closer.cancel()
-            return
-        try:
-            self._shutdown(None, flush=False)
-        except RuntimeError:
-            # The loop is closed (an abandoned stream collected after its loop ended): nothing
-            # can be scheduled any more, but the socket must still be closed.
-            self._release(0)
-            raise
+        if not self._loop.is_closed():
+            self._affinity.check("abort()")
+        self._abort()
+
+    def abandon(self) -> None:
+        """``abort()`` for a stream the garbage collector found open, from whatever thread it
+        runs in: in the stream's loop if that loop is running elsewhere, else here."""
+        self._affinity.call_soon(self._abort)
 
     async def wait_closed(self) -> None:
         """Wait until the socket is closed and every task of this transport has ended."""
+        if self._closed_event.is_set() and not self._live_tasks():
+            return  # also after close() from another loop, once this one is gone
+        self._affinity.check("wait_closed()")
         await self._closed_event.wait()
-        monitor = self._monitor.task if self._monitor is not None else self._monitor_stopping
-        tasks = [t for t in (self._reader.task, self._writer.task, monitor, self._closer) if t]
+        tasks = self._live_tasks()
         if tasks:
             await asyncio.wait(tasks)
+
+    def ensure_socket(self, action: str) -> None:
+        """Check now that the socket is alive, and end the stream if it is not.
+
+        For a wait that nothing else would end: ``read_event()``, or ``read()`` while reading
+        is paused.  (A closed owner otherwise shows only when a call reaches the socket, or
+        when pyzmq cancels a pending receive of a ``zmq.asyncio`` owner.)
+        """
+        if not self._closing:
+            try:
+                self._views.check()
+            except zmq.ZMQError as exc:
+                self._fail(exc, action)
 
     # ------------------------------------------------------------------ public: flow control
 
@@ -174,38 +205,64 @@ class ZmqTransport(SocketEndpoints):
 
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         """Set the write watermarks (defaults: 64 KiB high, a quarter of it low)."""
+        self._affinity.check("set_write_buffer_limits()")
         self._writer.set_limits(high, low)
 
     def pause_reading(self) -> None:
         """Stop taking messages from the socket; ZeroMQ's own HWM then pushes back on peers."""
+        self._affinity.check("pause_reading()")
         self._reader.pause()
 
     def resume_reading(self) -> None:
         """Undo ``pause_reading()`` (reading stays paused while the read buffer is full)."""
+        self._affinity.check("resume_reading()")
         self._reader.resume()
 
     # ------------------------------------------------------------------ the parts' callbacks
 
     def _on_cancelled(self) -> None:
-        """Handle ``CancelledError`` in a task: ours to re-raise, or the socket closed under us."""
+        """Handle ``CancelledError`` in one of our tasks.
+
+        Ours, while closing: re-raised.  Someone else's (``asyncio.run()`` cancels every task
+        when it ends): the loop is going away, so the stream ends with it, and its waiters (a
+        ``drain()``, a thread's ``write_threadsafe()`` future) are not left waiting for good.
+        No one's (pyzmq cancels pending polls when the socket is closed behind our back): the
+        stream ends quietly and the task returns.
+        """
         task = asyncio.current_task()
-        if self._closing or (task is not None and task.cancelling()):
-            raise asyncio.CancelledError
-        # Nobody cancelled this task: pyzmq cancels pending polls when the socket is closed
-        # behind our back (e.g. get_extra_info('zmq_socket').close()).
-        if self._views.closed:
-            self._lost()
-        else:  # pragma: no cover - a poll future cancelled by something else
-            raise asyncio.CancelledError
+        if not self._closing:
+            if task is not None and task.cancelling():
+                self._shutdown(None, flush=False, linger=None)
+            elif self._views.closed:
+                self._lost()
+                return
+        raise asyncio.CancelledError
 
     def _lost(self) -> None:
-        """The socket was closed behind our back: end the stream, nothing left to flush."""
-        self._shutdown(None, flush=False)
+        """The socket was closed behind our back: end the stream, nothing left to flush.
 
-    def _fatal(self, exc: Exception, action: str) -> None:
-        """A part failed: store the error on the stream (see ``stream_error``), close at once."""
+        Unread messages stay readable: ``read()`` returns them, then raises
+        ``ZmqStreamClosed``.
+        """
         if self._closing:
+            cancel(self._writer.task)  # a flush in progress has nowhere left to go
             return
+        self._shutdown(None, flush=False, drop_unread=False)
+
+    def _fail(self, exc: Exception, action: str) -> Exception:
+        """A part met ``exc``: end the stream; return what the part's caller should raise.
+
+        ``ENOTSOCK`` means the socket was closed behind our back (see ``_lost()``):
+        ``ZmqStreamClosed``.  Any other error is stored on the stream (see ``stream_error``),
+        which closes at once, and is returned.
+        """
+        if self._closing:
+            return self._closed_error(action)
+        if isinstance(exc, zmq.ZMQError) and exc.errno == zmq.ENOTSOCK:
+            self._lost()
+            return ZmqStreamClosed(
+                f"cannot {action}: the socket was closed behind the stream's back"
+            )
         error = stream_error(exc, action)
         if error is exc:
             logger.error("unexpected %s error on %r", action, self, exc_info=exc)
@@ -213,17 +270,56 @@ class ZmqTransport(SocketEndpoints):
             logger.debug("fatal %s error on %r: %s", action, self, error)
         self._writer.wake_waiters(error)
         self._shutdown(error, flush=False, linger=None)
+        return error
+
+    def _call_failed(self, exc: zmq.ZMQError, what: str) -> Exception:
+        """The error to raise when an option, endpoint or monitor call failed with ``exc``.
+
+        libzmq's refusal of that one call is an ``OSError`` naming it; a socket that is gone
+        (``ENOTSOCK``, ``ETERM``) ends the stream as any part's failure does.
+        """
+        if exc.errno in (zmq.ENOTSOCK, zmq.ETERM):
+            return self._fail(exc, what)
+        return os_error(exc, what)
+
+    def _closed_error(self, action: str) -> Exception:
+        """What an ``action`` met on an ended stream raises (``read()``, ``drain()`` and
+        ``read_event()`` raise the stored error instead, if any)."""
+        return ZmqStreamClosed(f"cannot {action}: the stream is closed")
 
     # ------------------------------------------------------------------ internals
 
     def _rearm(self) -> None:
         """Make pyzmq re-check readiness after a synchronous call that may have eaten an edge."""
         if (self._reader.waiting or self._writer.polling) and not self._closed:
-            self._async.get(zmq.EVENTS)
+            self._views.rearm()
+
+    def _live_tasks(self) -> list[asyncio.Task[None]]:
+        monitor = self._monitor.task if self._monitor is not None else self._monitor_stopping
+        tasks = (self._reader.task, self._writer.task, monitor, self._closer)
+        return [t for t in tasks if t is not None and not t.done()]
 
     # ------------------------------------------------------------------ shutdown, in order
 
-    def _shutdown(self, error: Exception | None, *, flush: bool, linger: int | None = 0) -> None:
+    def _abort(self) -> None:
+        if self._loop.is_closed():
+            self._release_in_dead_loop(0)
+            return
+        self._abort_requested = True
+        if self._closing:
+            if self._closer is not None:
+                self._closer.cancel()
+            return
+        self._shutdown(None, flush=False)
+
+    def _shutdown(
+        self,
+        error: Exception | None,
+        *,
+        flush: bool,
+        linger: int | None = 0,
+        drop_unread: bool = True,
+    ) -> None:
         """Refuse writes, tell the stream, stop reading; then flush or release at once."""
         if self._closing:
             return
@@ -233,26 +329,29 @@ class ZmqTransport(SocketEndpoints):
         if stream is not None:
             if error is not None:
                 stream.set_exception(error)
-            # Drop what the user will no longer read, then close the stream.
-            if self._buffer is not None:
-                self._buffer.clear()
-            self._events.clear()
+            if drop_unread:  # what the user will no longer read
+                if self._buffer is not None:
+                    self._buffer.clear()
+                self._events.clear()
             stream.feed_closing()
         self._reader.close()
         if flush and self._writer.size and not self._views.closed:
-            self._closer = spawn(self._flush_then_release(), "closer")
+            self._closer = spawn(self._loop, self._flush_then_release(), "closer")
         else:
             cancel(self._writer.task)
             self._writer.drop()
             self._release(None if flush else linger)
 
     async def _flush_then_release(self) -> None:
-        linger = int(self._views.sync_sock.getsockopt(zmq.LINGER))
         started = self._loop.time()
+        linger = 0
         try:
+            linger = int(self._views.get(zmq.LINGER))
             writer = self._writer.task
             if writer is not None:
                 await asyncio.wait([writer], timeout=None if linger < 0 else linger / 1000)
+        except zmq.ZMQError:
+            pass  # the socket is gone (closed behind our back): nothing left to flush into
         finally:
             cancel(self._writer.task)
             self._writer.drop()
@@ -261,6 +360,18 @@ class ZmqTransport(SocketEndpoints):
             elif linger > 0:
                 linger = max(0, linger - int((self._loop.time() - started) * 1000))
             self._release(linger)
+
+    def _release_in_dead_loop(self, linger: int | None) -> None:
+        """``close()``/``abort()`` once the stream's loop is closed: none of its tasks or futures
+        can run again, so mark the stream closed and close the socket here, scheduling nothing.
+        """
+        if not self._closing:
+            self._closing = True
+            self._writer.closed = True
+            stream = self._stream_ref()
+            if stream is not None:
+                stream.feed_closing()
+        self._release(linger)
 
     def _release(self, linger: int | None) -> None:
         """Stop the monitor, close the socket (monitor first, as libzmq needs), wake waiters."""

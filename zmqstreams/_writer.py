@@ -5,9 +5,11 @@ waits in the buffer.  On ``EAGAIN`` it buffers a copy, and a writer task, which 
 while the buffer is non-empty, awaits ``POLLOUT`` and sends the rest in order.  ``drain()``
 waits while the buffer is above its high watermark.
 
-A message the socket refuses (an errno of ``REFUSALS``) is the caller's problem when
-``write()`` can still raise it, and is dropped, counted and logged when the writer task meets
-it later.  Any other error ends the stream: the writer hands it to its owner's ``fail``.
+Every message is checked whole before its first frame is sent (``check()``, which is also safe
+to call from another thread): its frames, and the frame count its socket type needs.  A message
+the socket refuses (an errno of ``REFUSALS``) is the caller's problem when ``write()`` can still
+raise it, and is dropped, counted and logged when the writer task meets it later.  Any other
+error ends the stream: the writer hands it to its owner's ``fail``, which says what to raise.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import zmq
 from ._errors import ZmqStreamClosed, os_error
 from ._frames import BATCH, REFUSALS, Frames, TornMessage, check_message, own_frames, send_now
 from ._socket import SocketViews, readiness
+from ._socket_types import can_send, frame_rule, socket_type_name
 from ._statistics import WriterStatistics
 from ._tasks import spawn
 from ._watermarks import resolve_watermarks
@@ -39,7 +42,6 @@ class Writer:
     """Sends messages now or later, in order; tells ``drain()`` when the buffer is low again."""
 
     __slots__ = (
-        "_async",
         "_buf",
         "_cancelled",
         "_fail",
@@ -47,9 +49,12 @@ class Writer:
         "_loop",
         "_low",
         "_owner",
-        "_sock",
+        "_send",
         "_task",
+        "_typed",
+        "_views",
         "_waiters",
+        "_zmq_type",
         "after_send",
         "bytes_written",
         "closed",
@@ -63,16 +68,21 @@ class Writer:
     def __init__(
         self,
         views: SocketViews,
+        zmq_type: int,
         *,
-        fail: Callable[[Exception, str], None],
+        fail: Callable[[Exception, str], Exception],
         cancelled: Callable[[], None],
         owner: object,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        #: Awaitable view, for ``POLLOUT``; synchronous view, for the sends themselves.
-        self._async = views.async_sock
-        self._sock = views.sync_sock
-        #: Called with a fatal error (and ``"write"``): the stream must end.
+        #: The socket: its owner-bound ``send``, and its awaitable view for ``POLLOUT``.
+        self._views = views
+        self._send = views.send
+        self._zmq_type = zmq_type
+        #: Whether the socket type restricts what it sends (see ``check()``).
+        self._typed = not can_send(zmq_type) or frame_rule(zmq_type)[0] != (1, None)
+        #: Called with a fatal error (and ``"write"``): the stream must end.  Returns the
+        #: exception the caller should raise.
         self._fail = fail
         #: Called when the writer task sees ``CancelledError`` (see ``ZmqTransport``).
         self._cancelled = cancelled
@@ -104,47 +114,72 @@ class Writer:
         """The writer task, while messages wait in the buffer."""
         return self._task
 
+    def check(self, msg: Frames) -> tuple[int, bool]:
+        """Check ``msg`` whole; return ``(size, all_bytes)`` as ``check_message()`` does.
+
+        Raises ``TypeError``/``ValueError`` for a malformed message or a frame count this socket
+        type cannot send, ``OSError(ENOTSUP)`` if it sends nothing at all.  Changes nothing, so
+        it may run in any thread.
+        """
+        size, all_bytes = check_message(msg)
+        if self._typed:
+            self._check_type(msg)
+        return size, all_bytes
+
     def write(self, msg: Frames) -> None:
         """Send ``msg`` now if the socket takes it, else buffer a copy (see module docstring)."""
         size, all_bytes = check_message(msg)
+        if self._typed:
+            self._check_type(msg)
         if self.closed:
             raise ZmqStreamClosed("cannot write: the stream is closed")
         if not self._buf:
             try:
-                send_now(self._sock, msg)
+                send_now(self._send, msg)
             except zmq.Again:
                 pass
             except zmq.ZMQError as exc:
                 self.after_send()
                 if exc.errno in REFUSALS:
                     raise os_error(exc, "write") from exc
-                self._fail(exc, "write")
-                return
+                raise self._fail(exc, "write") from exc
             except TornMessage as exc:
-                self._fail(exc, "write")
-                return
+                raise self._fail(exc, "write") from exc
             else:
                 self.messages_written += 1
                 self.bytes_written += size
                 self.after_send()
                 return
+        else:
+            # Queued behind others, it reaches no libzmq call now: know the socket is alive.
+            try:
+                self._views.check()
+            except zmq.ZMQError as exc:
+                raise self._fail(exc, "write") from exc
         self._buf.append((size, own_frames(msg, all_bytes)))
         self.size += size
         if self._task is None:
-            self._task = spawn(self._run(), "writer")
+            self._task = spawn(self._loop, self._run(), "writer")
         if not self.paused and self.size > self._high:
             self.paused = True
 
     async def drained(self) -> None:
         """Wait until the buffer falls to the low watermark.  Cancelling it is safe."""
+        waiter = self.drain_waiter()
+        if waiter is not None:
+            await waiter
+
+    def drain_waiter(self) -> asyncio.Future[None] | None:
+        """A future that ends once the buffer falls to the low watermark, or ``None`` if it is
+        not above the high one.  It ends with an error if the stream ends first; cancelling it
+        is safe.  (The drain waiters of asyncio's ``FlowControlMixin``, one future each.)
+        """
         if not self.paused:
-            return
+            return None
         waiter: asyncio.Future[None] = self._loop.create_future()
         self._waiters.append(waiter)
-        try:
-            await waiter
-        finally:
-            self._waiters.remove(waiter)
+        waiter.add_done_callback(self._waiters.remove)
+        return waiter
 
     @property
     def limits(self) -> tuple[int, int]:
@@ -186,10 +221,10 @@ class Writer:
         )
 
     async def _run(self) -> None:
-        poll = readiness(self._async, zmq.POLLOUT)
-        sock = self._sock
+        send = self._send
         buf = self._buf
         try:
+            poll = readiness(self._views, zmq.POLLOUT)
             while buf:
                 self.polling = True
                 try:
@@ -201,7 +236,7 @@ class Writer:
                         break
                     size, frames = buf[0]
                     try:
-                        send_now(sock, frames)
+                        send_now(send, frames)
                     except zmq.Again:
                         break
                     except zmq.ZMQError as exc:
@@ -221,6 +256,15 @@ class Writer:
             self._fail(exc, "write")
         finally:
             self._task = None
+
+    def _check_type(self, msg: Frames) -> None:
+        kind = socket_type_name(self._zmq_type)
+        if not can_send(self._zmq_type):
+            raise OSError(zmq.ENOTSUP, f"write: {kind} sockets cannot send")
+        (fewest, most), shape = frame_rule(self._zmq_type)
+        count = len(msg)
+        if count < fewest or (most is not None and count > most):
+            raise ValueError(f"a {kind} socket sends messages of {shape}, got {count} frame(s)")
 
     def _maybe_resume(self) -> None:
         if self.paused and self.size <= self._low:

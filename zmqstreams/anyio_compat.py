@@ -127,6 +127,10 @@ class ZmqObjectStream(anyio.abc.ObjectStream[list[bytes]]):
             self._stream.write(item)
         except ZmqStreamClosed as exc:
             raise anyio.BrokenResourceError(str(exc)) from exc
+        except OSError as exc:
+            if exc is self._stream.exception():  # the socket failed: the stream has ended
+                raise anyio.BrokenResourceError(str(exc)) from exc
+            raise  # refused: this one message only
         try:
             await self._stream.drain()
         except (ZmqStreamClosed, OSError) as exc:
