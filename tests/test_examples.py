@@ -109,11 +109,19 @@ def check_liveness(out: str) -> None:
     assert out.endswith("subscriber got [b'news: on time']\n"), out
 
 
+def check_producer_thread(out: str) -> None:
+    assert out.splitlines() == [
+        "received 2000 readings from the producer thread",
+        "the producer's backlog stayed within the high-water mark: True",
+    ]
+
+
 CHECKS: dict[str, Callable[[str], None]] = {
     "dealer_router.py": check_dealer_router,
     "liveness.py": check_liveness,
     "monitor.py": check_monitor,
     "pipeline.py": check_pipeline,
+    "producer_thread.py": check_producer_thread,
     "pubsub_slow_subscriber.py": check_pubsub,
     "reliable_request_reply.py": check_reliable_request_reply,
 }
