@@ -14,6 +14,7 @@ import warnings
 from types import TracebackType
 from typing import Any, cast
 
+from . import _sites
 from ._buffer import ReadBuffer
 from ._errors import ZmqStreamClosed
 from ._events import EventQueue, SocketEvent
@@ -65,6 +66,8 @@ class ZmqStream:
         self._exception: BaseException | None = None
         #: True once feed_closing() was called (by close() or by the transport).
         self._closing = False
+        if _sites.on_stream_created is not None:  # zmqstreams.testing's leak check is on
+            _sites.on_stream_created(self)
 
     def __repr__(self) -> str:
         state = "closed" if self._closing else "open"
