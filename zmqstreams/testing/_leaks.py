@@ -28,12 +28,19 @@ __all__ = ("pytest_collection_modifyitems", "pytest_runtest_makereport", "zmq_le
 _warmed_contexts: set[int] = set()
 
 
-def _warm_zmq_context() -> None:
-    """Start the global context's I/O thread once, so that its fds do not count as leaks."""
+async def _warm_zmq_context() -> None:
+    """Start the global context's I/O thread once, so that its fds do not count as leaks.
+
+    libzmq closes the warm-up socket's own fd later, in its reaper thread: wait for that, or
+    the fd could be counted as open before the test, and a number the test reuses missed.
+    """
     context: zmq.Context[Any] = zmq.Context.instance()
     if id(context) not in _warmed_contexts:
-        context.socket(zmq.PAIR).close(linger=0)
+        socket = context.socket(zmq.PAIR)
+        fd = socket.FD
+        socket.close(linger=0)
         _warmed_contexts.add(id(context))
+        await _settle(lambda: not _is_open(fd), 1.0)
 
 
 def _fd_dir() -> str | None:
@@ -126,7 +133,7 @@ async def zmq_leak_check(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     if options is None:
         yield
         return
-    _warm_zmq_context()
+    await _warm_zmq_context()
     errors: list[dict[str, Any]] = []
     previous_handler = loop.get_exception_handler()
 
