@@ -36,7 +36,7 @@ def test_all_lists_the_public_names() -> None:
 
 
 def test_documented_stream_methods_exist() -> None:
-    """Every method of the streams document is on ZmqStream."""
+    """Every method documented on aiozmq's "Streams API" page is on ZmqStream."""
     for name in (
         "read", "write", "drain", "read_event", "close", "at_closing", "exception",
         "get_extra_info", "set_exception", "set_transport", "set_read_buffer_limits",
