@@ -224,7 +224,7 @@ async def _run_loop(
 
 
 def case_contenders(case: Case) -> set[str]:
-    """Who runs ``case``: everyone, but the document's example is awaited code only.
+    """Who runs ``case``: everyone, but aiozmq's Streams API example is awaited code only.
 
     Blocking pyzmq would run each of its four steps in a worker thread, which measures thread
     hand-offs, not the library.

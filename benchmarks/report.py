@@ -1,15 +1,19 @@
 """Turning samples into the tables, the JSON file and the optional bar chart.
 
-Every figure is a median over rounds, shown with its min-max; ratios divide a contender's median
-by raw ``zmq.asyncio``'s (``x raw``) and by blocking pyzmq's (``x blocking``) in the same loop and
-case.  For throughput higher is better, for latency and memory lower is better.  A contender with
-any failed round shows FAILED and the reason, never a figure.
+Every figure is a median over rounds, shown with its min-max.  The ratios compare a contender
+with raw ``zmq.asyncio`` (``x raw``) and with blocking pyzmq (``x blocking``) in the same loop and
+case, oriented so that above 1 is better in every table: how many times the base's throughput
+for a rate (own / base), how many times less time, turns or memory for the rest (base / own).
+A ratio column appears only when its base ran in that table.  Under each table a legend names
+its contenders and says what its figures and ratios mean.  A contender with any failed round
+shows FAILED and the reason, never a figure.
 """
 
 from __future__ import annotations
 
 import json
 import statistics
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -51,6 +55,28 @@ _METRICS: dict[str, list[tuple[str, str, str]]] = {
 }
 _THROUGHPUT = [("rate", "msg/s", "higher")]
 
+#: What each contender is, for the legends.
+CONTENDERS = {
+    "zmqstreams": "this library",
+    "raw": "pyzmq's zmq.asyncio, one await per message (the baseline)",
+    "blocking": "plain pyzmq, blocking calls in a worker thread",
+    "aiozmq": "aiozmq 1.0 streams",
+}
+
+#: What the figures of a workload are, for its legend (throughput workloads: the default).
+_FIGURES = {
+    "rtt": "p50/p99 µs: median and 99th-percentile time of one round trip",
+    "docexample": "p50/p99 µs: median and 99th-percentile time of one iteration",
+    "loopcost": "turns and callbacks: event loop iterations and ready callbacks run per round "
+    "trip; µs: time per round trip",
+    "pubsub": "deliveries/s: messages received per second by all SUBs together",
+    "memory": "RSS growth MB: how much the reading process's peak RSS grew during the flood",
+}
+_THROUGHPUT_FIGURES = "msg/s: messages received per second"
+
+#: The contenders ratios are taken against, in column order.
+_BASES = ("raw", "blocking")
+
 
 def _fmt(value: float, key: str) -> str:
     if key == "rate":
@@ -58,10 +84,12 @@ def _fmt(value: float, key: str) -> str:
     return f"{value:,.1f}"
 
 
-def _ratio(value: float | None, base: float | None) -> str:
-    if value is None or not base:
+def _ratio(value: float, base: float | None, better: str) -> str:
+    """How many times better than ``base`` ``value`` is: above 1 is better, whichever way the
+    metric goes (``better`` is "higher" or "lower")."""
+    if not base or not value:
         return "—"
-    return f"{value / base:.2f}"
+    return f"{value / base if better == 'higher' else base / value:.2f}"
 
 
 def _group(samples: Iterable[Sample]) -> dict[tuple[str, str, str], dict[str, list[Sample]]]:
@@ -81,31 +109,54 @@ def medians(runs: Sequence[Sample], key: str) -> tuple[float, float, float] | No
     return statistics.median(values), min(values), max(values)
 
 
+def _legend(workload: str, names: list[str], bases: list[str]) -> list[str]:
+    """The lines under a table: its contenders, its figures and what its ratios mean."""
+    contenders = "; ".join(f"{name}: {CONTENDERS.get(name, name)}" for name in names)
+    directions = {better for _, _, better in _METRICS.get(workload, _THROUGHPUT)}
+    arrows = ", ".join(
+        text
+        for direction, text in (("higher", "↑ higher is better"), ("lower", "↓ lower is better"))
+        if direction in directions
+    )
+    figures = f"{_FIGURES.get(workload, _THROUGHPUT_FIGURES)}; {arrows}"
+    if bases:
+        columns = " and ".join(f"x {base}" for base in bases)
+        ratios = (
+            f"{columns}: how many times better than {' / '.join(bases)} in the same loop and "
+            "case (a rate: own ÷ base; time, turns or memory: base ÷ own), so above 1 is "
+            "better and below 1 worse."
+        )
+    else:
+        ratios = "No ratios: neither raw nor blocking ran this workload."
+    text = f"Contenders: {contenders}.  {figures}.  {ratios}"
+    return textwrap.wrap(
+        text, width=100, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False
+    )
+
+
 def _table(workload: str, title: str, samples: list[Sample]) -> list[str]:
     metrics = _METRICS.get(workload, _THROUGHPUT)
+    names = list(dict.fromkeys(s.contender for s in samples))
+    bases = [base for base in _BASES if base in names]
     header = ["loop", "case", "contender"]
     for _, heading, better in metrics:
         arrow = "↑" if better == "higher" else "↓"
-        header += [f"{heading} {arrow}", "min-max", "x raw", "x blocking"]
+        header += [f"{heading} {arrow}", "min-max", *(f"x {base}" for base in bases)]
     header.append("runs")
     rows: list[list[str]] = []
     failures: list[str] = []
     for (_, loop, case), by_contender in _group(samples).items():
         for name, runs in by_contender.items():
             row = [loop, case, name]
-            for key, _, _ in metrics:
+            for key, _, better in metrics:
                 own = medians(runs, key)
-                raw = medians(by_contender.get("raw", []), key)
-                blocking = medians(by_contender.get("blocking", []), key)
                 if own is None:
-                    row += ["FAILED", "", "", ""]
+                    row += ["FAILED", "", *("" for _ in bases)]
                     continue
-                row += [
-                    _fmt(own[0], key),
-                    f"{_fmt(own[1], key)}-{_fmt(own[2], key)}",
-                    _ratio(own[0], raw[0] if raw else None),
-                    _ratio(own[0], blocking[0] if blocking else None),
-                ]
+                row += [_fmt(own[0], key), f"{_fmt(own[1], key)}-{_fmt(own[2], key)}"]
+                for base in bases:
+                    theirs = medians(by_contender.get(base, []), key)
+                    row.append(_ratio(own[0], theirs[0] if theirs else None, better))
             ok = sum(1 for run in runs if not run.error)
             row.append(f"{ok}/{len(runs)}")
             rows.append(row)
@@ -130,6 +181,7 @@ def _table(workload: str, title: str, samples: list[Sample]) -> list[str]:
         previous = group
         out.append(line(row))
     out += [f"  FAILED: {failure}" for failure in failures]
+    out += ["", *_legend(workload, names, bases)]
     return out
 
 

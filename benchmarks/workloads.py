@@ -56,7 +56,7 @@ TITLES: dict[str, str] = {
     "multi1k": "PUSH/PULL, 3-frame messages of 1 KiB frames",
     "big64k": "PUSH/PULL, 64 KiB frames",
     "rtt": "DEALER/ROUTER round trip, 64 B, one request outstanding",
-    "docexample": "The streams document's first example: DEALER writes, ROUTER reads and echoes, "
+    "docexample": "aiozmq's Streams API example: DEALER writes, ROUTER reads and echoes, "
     "DEALER reads (one task)",
     "pubsub": f"PUB to {SUBSCRIBERS} SUBs, 64 B messages, one loop",
 }
@@ -230,7 +230,8 @@ async def _peer_rtt(
 async def _loop_doc_example(
     case: Case, c: Contender[Any], peer: Peer, count: int, limit: float
 ) -> dict[str, float]:
-    """The first example of the streams document, timed per iteration, in one task.
+    """The first example of aiozmq's "Streams API" documentation page, timed per iteration,
+    in one task.
 
     ``dealer.write((b"data", b"ask", i))``, ``router.read()``, ``router.write(data)``,
     ``dealer.read()``: each step awaited in turn, as the document writes it.

@@ -43,4 +43,6 @@ pygments_dark_style = "monokai"
 
 html_theme = "furo" if importlib.util.find_spec("furo") else "alabaster"
 html_title = f"zmqstreams {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+# Layout fixes so that every page fits a 1280 px and a 390 px window (scripts/docs-check).
+html_css_files = ["zmqstreams.css"]

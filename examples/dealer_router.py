@@ -1,4 +1,6 @@
-"""The streams document's DEALER/ROUTER example, in async/await.
+"""The DEALER/ROUTER example of aiozmq's "Streams API" documentation page, in async/await.
+
+That page: https://aiozmq.readthedocs.io/en/latest/stream.html
 
 A DEALER sends ten three-frame requests; the ROUTER echoes each one back (its first frame is the
 DEALER's routing id, which routes the answer); the DEALER prints every answer.  The only change

@@ -1,4 +1,6 @@
-"""The streams document's monitoring example, in async/await.
+"""The monitoring example of aiozmq's "Streams API" documentation page, in async/await.
+
+That page: https://aiozmq.readthedocs.io/en/latest/stream.html
 
 The DEALER's socket events (connect delayed, connected, ... closed) are printed by a task while
 the DEALER and ROUTER exchange ten messages.  The only change from aiozmq code is the import

@@ -11,6 +11,15 @@ import zmq
 import zmqstreams
 
 
+def measured(record_property: Callable[[str, object], None], line: str, **figures: object) -> None:
+    """Report a test's measurements without printing into pytest's progress line: each figure
+    becomes a property in the junit XML (``--junitxml``), and ``line`` goes to the test's
+    captured output, which pytest shows with ``-s`` or ``-rP``, or when the test fails."""
+    for name, value in figures.items():
+        record_property(name, value)
+    print(line)
+
+
 async def wait_until(condition: Callable[[], bool], within: float = 5.0) -> None:
     """Wait for a state that no event announces (e.g. libzmq's I/O thread), within ``within`` s."""
     deadline = time.monotonic() + within

@@ -19,7 +19,7 @@ from _helpers_proc import Peer, native_threads, open_fds, rss, run_program, wait
 
 import zmqstreams
 
-from helpers import first_closed, settle_tasks
+from helpers import first_closed, measured, settle_tasks
 
 pytestmark = pytest.mark.anyio
 
@@ -351,7 +351,7 @@ async def _churn_cycle(server: zmqstreams.ZmqStream, address: str) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 async def test_churn_leaves_no_fd_task_or_memory_behind(
-    record_property: Any, capsys: pytest.CaptureFixture[str]
+    record_property: Any,
 ) -> None:
     """Create + monitor + connect + round trip + close, a thousand times, leaks nothing."""
     server = await zmqstreams.create_zmq_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
@@ -373,12 +373,15 @@ async def test_churn_leaves_no_fd_task_or_memory_behind(
         fd_delta = open_fds() - fds0
         task_delta = len(asyncio.all_tasks()) - tasks0
         rss_delta = rss() - rss0
-        with capsys.disabled():
-            print(
-                f"\nchurn: {CHURN_CYCLES} cycles in {took:.2f} s; fd delta {fd_delta}, "
-                f"task delta {task_delta}, RSS delta {rss_delta / 1e6:+.2f} MB"
-            )
-        record_property("churn_rss_delta", rss_delta)
+        measured(
+            record_property,
+            f"churn: {CHURN_CYCLES} cycles in {took:.2f} s; fd delta {fd_delta}, "
+            f"task delta {task_delta}, RSS delta {rss_delta / 1e6:+.2f} MB",
+            churn_seconds=round(took, 3),
+            churn_fd_delta=fd_delta,
+            churn_task_delta=task_delta,
+            churn_rss_delta=rss_delta,
+        )
         assert fd_delta <= 0
         assert task_delta == 0
         assert rss_delta < 8e6, f"RSS grew by {rss_delta / 1e6:.1f} MB"
@@ -400,7 +403,7 @@ BATCH = 256
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-async def test_read_flood_yields_to_the_loop(capsys: pytest.CaptureFixture[str]) -> None:
+async def test_read_flood_yields_to_the_loop(record_property: Any) -> None:
     """While a stream consumes a flood from another process, the loop turns every batch.
 
     Counted, not timed: a task that only yields (``sleep(0)``) runs once per loop turn, and
@@ -464,12 +467,17 @@ async def test_read_flood_yields_to_the_loop(capsys: pytest.CaptureFixture[str])
             await asyncio.wait(watchers)
         await peer.aclose()
     assert count == FLOOD_MESSAGES
-    with capsys.disabled():
-        print(
-            f"\nflood: {count} msgs in {took:.2f} s ({count / took:,.0f}/s), {turns} loop turns; "
-            f"per turn at most {most_returned} returned, {most_taken} taken; 5 ms timer: "
-            f"{len(lateness)} ticks, max lateness {max(lateness, default=0) * 1000:.1f} ms"
-        )
+    measured(
+        record_property,
+        f"flood: {count} msgs in {took:.2f} s ({count / took:,.0f}/s), {turns} loop turns; "
+        f"per turn at most {most_returned} returned, {most_taken} taken; 5 ms timer: "
+        f"{len(lateness)} ticks, max lateness {max(lateness, default=0) * 1000:.1f} ms",
+        flood_seconds=round(took, 3),
+        flood_loop_turns=turns,
+        flood_most_returned_per_turn=most_returned,
+        flood_most_taken_per_turn=most_taken,
+        flood_timer_max_lateness_ms=round(max(lateness, default=0) * 1000, 1),
+    )
     assert most_returned <= BATCH, "read() went on past a batch without yielding"
     # One batch by the reader task, one by a read() that found the buffer empty.
     assert most_taken <= 2 * BATCH, "messages were taken from the socket without yielding"

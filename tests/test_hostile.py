@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import gc
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zmq
 from _helpers_proc import Peer, rss, wait_event
 
 import zmqstreams
+
+from helpers import measured
 
 pytestmark = pytest.mark.anyio
 
@@ -125,7 +128,7 @@ async def _close_all(*streams: zmqstreams.ZmqStream) -> None:
 @ASYNCIO_ONLY
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-async def test_write_flood_with_drain_stays_bounded(capsys: pytest.CaptureFixture[str]) -> None:
+async def test_write_flood_with_drain_stays_bounded(record_property: Any) -> None:
     """write(); await drain() of 200 MB of 64 KiB messages to a slow reader keeps memory bounded."""
     reader, writer = await _flood_pair()
     assert writer.transport is not None
@@ -157,11 +160,13 @@ async def test_write_flood_with_drain_stays_bounded(capsys: pytest.CaptureFixtur
     finally:
         await _close_all(writer, reader)
     growth = peak - base
-    with capsys.disabled():
-        print(
-            f"\nwrite flood: {FLOOD_COUNT} x 64 KiB, peak RSS growth {growth / 2**20:.1f} MiB, "
-            f"max write buffer {max_buffered // 1024} KiB (high watermark {high // 1024} KiB)"
-        )
+    measured(
+        record_property,
+        f"write flood: {FLOOD_COUNT} x 64 KiB, peak RSS growth {growth / 2**20:.1f} MiB, "
+        f"max write buffer {max_buffered // 1024} KiB (high watermark {high // 1024} KiB)",
+        write_flood_rss_growth=growth,
+        write_flood_max_buffered=max_buffered,
+    )
     assert max_buffered <= high + FLOOD_MESSAGE
     assert growth < RSS_BOUND, f"RSS grew by {growth / 2**20:.1f} MiB"
 
@@ -169,7 +174,7 @@ async def test_write_flood_with_drain_stays_bounded(capsys: pytest.CaptureFixtur
 @ASYNCIO_ONLY
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-async def test_read_flood_is_bounded_by_watermarks(capsys: pytest.CaptureFixture[str]) -> None:
+async def test_read_flood_is_bounded_by_watermarks(record_property: Any) -> None:
     """A 200 MB flood from another process into a slow reader buffers only what watermarks allow."""
     reader = await zmqstreams.create_zmq_stream(zmq.PULL)
     assert reader.transport is not None
@@ -199,11 +204,13 @@ async def test_read_flood_is_bounded_by_watermarks(capsys: pytest.CaptureFixture
         await _close_all(reader)
         await peer.aclose()
     growth = peak - base
-    with capsys.disabled():
-        print(
-            f"\nread flood: {FLOOD_COUNT} x 64 KiB, peak RSS growth {growth / 2**20:.1f} MiB, "
-            f"max read buffer {max_buffered // 1024} KiB (high watermark {high // 1024} KiB)"
-        )
+    measured(
+        record_property,
+        f"read flood: {FLOOD_COUNT} x 64 KiB, peak RSS growth {growth / 2**20:.1f} MiB, "
+        f"max read buffer {max_buffered // 1024} KiB (high watermark {high // 1024} KiB)",
+        read_flood_rss_growth=growth,
+        read_flood_max_buffered=max_buffered,
+    )
     assert max_buffered <= high + FLOOD_MESSAGE
     assert growth < RSS_BOUND, f"RSS grew by {growth / 2**20:.1f} MiB"
     assert paused_seen, "the flood never filled the read buffer: the test proves nothing"

@@ -8,11 +8,15 @@ deterministic enough for CI, unlike microseconds (those are in ``benchmarks/``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from benchmarks.contenders import RawAsyncio, ZmqStreams
 from benchmarks.loopcost import count_loop_cost
 from zmqstreams._reader import RESUME_INTAKE_S
+
+from helpers import measured
 
 ROUND_TRIPS = 1000
 
@@ -27,11 +31,18 @@ MAX_TURNS = 4.5
 STREAMS = 2
 
 
-def test_round_trip_costs_no_more_loop_work_than_raw() -> None:
+def test_round_trip_costs_no_more_loop_work_than_raw(record_property: Any) -> None:
     """zmqstreams: 4 turns and 6 callbacks per round trip like raw zmq.asyncio, plus timers."""
     ours = count_loop_cost(ZmqStreams(), ROUND_TRIPS)
     raw = count_loop_cost(RawAsyncio(), ROUND_TRIPS)
-    print(f"\nper round trip: zmqstreams {ours}\n                raw        {raw}")
+    measured(
+        record_property,
+        f"per round trip: zmqstreams {ours}; raw {raw}",
+        zmqstreams_turns=ours.turns,
+        zmqstreams_callbacks=ours.callbacks,
+        raw_turns=raw.turns,
+        raw_callbacks=raw.callbacks,
+    )
     assert ours.turns - ours.timers <= MAX_TURNS
     assert ours.callbacks - ours.timers <= MAX_CALLBACKS
     # The timer is periodic, not per message: at most one per interval and stream.

@@ -163,7 +163,7 @@ async def test_router_mandatory_is_effective(make_stream: Any) -> None:
 async def test_subscribe_option_is_tracked_and_effective(make_stream: Any) -> None:
     """SUBSCRIBE via options shows in subscriptions() and filters like subscribe()."""
     pub = await make_stream(zmq.PUB, bind="tcp://127.0.0.1:*")
-    sub = await make_stream(zmq.SUB, connect=endpoint_of(pub), options={zmq.SUBSCRIBE: "news"})
+    sub = await make_stream(zmq.SUB, connect=endpoint_of(pub), options={zmq.SUBSCRIBE: b"news"})
     assert sub.transport.subscriptions() == {b"news"}
     with anyio.fail_after(10):
         # PUB drops messages until the subscription has reached it (the slow joiner): publish
@@ -194,6 +194,9 @@ async def test_subscribe_option_is_tracked_and_effective(make_stream: Any) -> No
         ({True: 0}, "options keys must be ints.*True"),
         ({zmq.LINGER: None}, r"options\[LINGER\] must be an int, bytes or str, got NoneType"),
         ({zmq.IDENTITY: 1.5}, r"options\[ROUTING_ID\] must be an int, bytes or str, got float"),
+        # A topic is bytes, as for transport.subscribe("news"), which raises TypeError too.
+        ({zmq.SUBSCRIBE: "news"}, r"options\[SUBSCRIBE\] topic must be bytes, got str"),
+        ({zmq.UNSUBSCRIBE: "news"}, r"options\[UNSUBSCRIBE\] topic must be bytes, got str"),
     ],
 )
 async def test_options_of_the_wrong_shape_are_type_errors(options: Any, match: str) -> None:

@@ -235,11 +235,150 @@ def test_leaked_task_is_reported(project: pytest.Pytester) -> None:
         [
             "*ERROR at teardown of test_leaks_a_task[[]asyncio[]]*",
             "the test left 1 task(s) running:",
-            "  the-leaked-one:",
+            "  the-leaked-one, started at test_leak.py:11 (test_leaks_a_task):",
             '*test_leak.py", line 7, in forever',
             "*await asyncio.Event().wait()",
         ]
     )
+
+
+UNCLOSED_STREAMS = """
+import zmq
+
+import zmqstreams
+
+opened = []
+
+
+async def open_pull():
+    return await zmqstreams.create_zmq_stream(zmq.PULL, bind="tcp://127.0.0.1:*")
+
+
+async def test_forgets_to_close(zmq_backend):
+    stream = await zmqstreams.create_zmq_stream(zmq.PAIR, bind="tcp://127.0.0.1:*")
+    opened.append(stream)
+    assert stream.transport is not None
+
+
+async def test_helper_forgets_to_close(zmq_backend):
+    opened.append(await open_pull())
+
+
+async def test_closes_its_stream(zmq_backend):
+    stream = await zmqstreams.create_zmq_stream(zmq.PAIR, bind="tcp://127.0.0.1:*")
+    opened.append(stream)
+    stream.close()
+
+
+def test_zz_the_check_closed_them():
+    assert len(opened) == 3
+    assert all(stream.transport is None for stream in opened)
+"""
+
+
+def line_of(source: str, text: str) -> int:
+    """The number of the line of ``source`` (as makepyfile writes it) that contains ``text``."""
+    lines = source.strip("\n").splitlines()
+    return next(number for number, line in enumerate(lines, 1) if text in line)
+
+
+def test_unclosed_stream_fails_naming_the_line_that_created_it(project: pytest.Pytester) -> None:
+    """A stream the test never closes fails it at teardown, with the test's line that created
+    it (through a helper: both lines), and the check closes it; a closed one passes.  Its
+    reader task, its ZeroMQ socket's eventfd and its listening tcp socket are listed under it,
+    not as library internals (in a fresh process: fd numbers matter)."""
+    project.makepyfile(test_streams=UNCLOSED_STREAMS)
+    created = line_of(UNCLOSED_STREAMS, "stream = await zmqstreams.create_zmq_stream(zmq.PAIR")
+    helper_called = line_of(UNCLOSED_STREAMS, "opened.append(await open_pull())")
+    helper_created = line_of(UNCLOSED_STREAMS, "return await zmqstreams.create_zmq_stream")
+    result = project.runpytest_subprocess("-p", "no:anyio", "-o", "zmqstreams_backends=asyncio")
+    result.assert_outcomes(passed=4, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_forgets_to_close[[]asyncio[]]*",
+            "the test left 1 stream(s) open (the check closed them):",
+            "  a PAIR stream bound to tcp://127.0.0.1:*, created at:",
+            f'    File "test_streams.py", line {created}, in test_forgets_to_close',
+            '      stream = await zmqstreams.create_zmq_stream(zmq.PAIR, bind="tcp://127.0.0.1:*")',
+            "    its task zmqstreams-reader",
+            "    its fd * -> anon_inode:[[]eventfd[]] (its ZeroMQ socket)",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["*ERROR at teardown of test_forgets_to_close[[]asyncio[]]*", "    its fd * -> socket:*"]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_helper_forgets_to_close[[]asyncio[]]*",
+            "the test left 1 stream(s) open (the check closed them):",
+            "  a PULL stream bound to tcp://127.0.0.1:*, created at:",
+            f'    File "test_streams.py", line {helper_called}, in test_helper_forgets_to_close',
+            "      opened.append(await open_pull())",
+            f'    File "test_streams.py", line {helper_created}, in open_pull',
+            '      return await zmqstreams.create_zmq_stream(zmq.PULL, bind="tcp://127.0.0.1:*")',
+        ]
+    )
+    # Not reported as library internals, as loose fds, nor as a ResourceWarning at collection.
+    result.stdout.no_fnmatch_line("*_reader.py*")
+    result.stdout.no_fnmatch_line("the test left file descriptors open:")
+    result.stdout.no_fnmatch_line("*ResourceWarning*")
+
+
+def test_after_a_failed_test_left_open_streams_are_closed_quietly(
+    project: pytest.Pytester,
+) -> None:
+    """A failing test's open streams are closed without a leak report of their own."""
+    project.makepyfile(
+        test_fail="""
+        import zmq
+        import zmqstreams
+
+        opened = []
+
+        async def test_fails(zmq_backend):
+            opened.append(await zmqstreams.create_zmq_stream(zmq.PAIR, bind="inproc://x"))
+            raise AssertionError("boom")
+
+        def test_then_closed():
+            assert opened and all(stream.transport is None for stream in opened)
+        """
+    )
+    result = project.runpytest("-p", "no:anyio", "-o", "zmqstreams_backends=asyncio")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.no_fnmatch_line("*stream(s) open*")
+
+
+def test_sites_are_recorded_only_while_a_test_is_checked(project: pytest.Pytester) -> None:
+    """zmqstreams' switch is on only inside a leak-checked test that tracks streams; off
+    otherwise (and in a process that never loads the plugin, such as this one)."""
+    import zmqstreams._sites
+
+    assert zmqstreams._sites.on_stream_created is None
+    project.makepyfile(
+        test_switch="""
+        import pytest
+        import zmqstreams._sites
+
+        def test_sync_test():
+            assert zmqstreams._sites.on_stream_created is None
+
+        async def test_checked(zmq_backend):
+            assert zmqstreams._sites.on_stream_created is not None
+
+        @pytest.mark.zmqstreams_leak_check(False)
+        async def test_unchecked(zmq_backend):
+            assert zmqstreams._sites.on_stream_created is None
+
+        @pytest.mark.zmqstreams_leak_check(streams=False)
+        async def test_streams_not_tracked(zmq_backend):
+            assert zmqstreams._sites.on_stream_created is None
+
+        def test_zz_after():
+            assert zmqstreams._sites.on_stream_created is None
+        """
+    )
+    result = project.runpytest("-p", "no:anyio", "-o", "zmqstreams_backends=asyncio")
+    result.assert_outcomes(passed=5)
 
 
 def test_leaked_fd_and_loop_error_are_reported(project: pytest.Pytester) -> None:

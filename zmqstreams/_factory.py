@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import zmq
+
 from ._affinity import LoopAffinity
 from ._errors import option_name
 from ._socket import ZmqSocket, open_socket
@@ -60,6 +62,9 @@ def _options(value: SocketOptions | None) -> list[tuple[int, _OptionValue]]:
                 f"options[{option_name(option)}] must be an int, bytes or str, "
                 f"got {type(setting).__name__}"
             )
+        if option in (zmq.SUBSCRIBE, zmq.UNSUBSCRIBE) and isinstance(setting, str):
+            # As transport.subscribe() and unsubscribe(): a topic is a prefix of bytes.
+            raise TypeError(f"options[{option_name(option)}] topic must be bytes, got str")
         pairs.append((option, setting))
     return pairs
 
@@ -101,7 +106,8 @@ async def create_zmq_stream(
     zmq.ROUTER_MANDATORY: 1}``).  They are set in the mapping's order, after the default LINGER
     (so ``zmq.LINGER`` there overrides it) and before any ``bind`` or ``connect``: what CURVE,
     ``IDENTITY``/``ROUTING_ID``, ``IPV6``, heartbeats and HWMs need, since libzmq applies most
-    options only to connections made after them.  A ``str`` value is encoded as UTF-8.
+    options only to connections made after them.  A ``str`` value is encoded as UTF-8, except
+    that ``SUBSCRIBE`` and ``UNSUBSCRIBE`` take bytes only, as ``subscribe()`` does.
     ``zmq.SUBSCRIBE`` set this way shows in ``transport.subscriptions()``, as after
     ``transport.subscribe()``; a mapping holds one value per option, so subscribe to further
     topics with ``subscribe()``.

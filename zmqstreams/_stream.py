@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import zmq
 
+from . import _sites
 from ._affinity import THREADSAFE_ADVICE, LoopAffinity
 from ._buffer import ReadBuffer
 from ._errors import ZmqStreamClosed
@@ -88,6 +89,8 @@ class ZmqStream:
             collections.deque()
         )
         self._from_threads_scheduled = False
+        if _sites.on_stream_created is not None:  # zmqstreams.testing's leak check is on
+            _sites.on_stream_created(self)
 
     def __repr__(self) -> str:
         state = "closed" if self._closing else "open"

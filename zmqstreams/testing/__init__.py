@@ -15,10 +15,12 @@ with or without anyio's pytest plugin and pytest-asyncio installed:
   ``zmqstreams_backends`` ini option (asyncio and uvloop; uvloop is skipped if not installed).
 
 Fixtures: ``zmq_backend``, ``zmq_transport``, ``zmq_endpoint``, ``zmq_stream_factory``,
-``zmq_pair``, ``zmq_pair_factory`` and ``zmq_leak_check``.  Markers: ``zmqstreams``,
-``zmqstreams_timeout(seconds)`` and ``zmqstreams_leak_check(enabled=True, *, tasks=True,
-fds=True, loop_errors=True)``.  Ini options: ``zmqstreams_timeout``, ``zmqstreams_leak_check``,
-``zmqstreams_leak_settle`` and ``zmqstreams_backends``.  See "Testing your code" in the docs.
+``zmq_pair``, ``zmq_pair_factory`` and ``zmq_leak_check`` (it fails a test that leaves streams
+open, naming the line that created each, or tasks, fds or loop errors behind).  Markers:
+``zmqstreams``, ``zmqstreams_timeout(seconds)`` and ``zmqstreams_leak_check(enabled=True, *,
+streams=True, tasks=True, fds=True, loop_errors=True)``.  Ini options: ``zmqstreams_timeout``,
+``zmqstreams_leak_check``, ``zmqstreams_leak_settle`` and ``zmqstreams_backends``.  See
+"Testing your code" in the docs.
 """
 
 from __future__ import annotations

@@ -1,14 +1,20 @@
-"""The leak check: an async test fails at teardown if it leaves tasks running, file
-descriptors open or event loop errors behind, each listed with where it comes from.
+"""The leak check: an async test fails at teardown if it leaves streams open, tasks running,
+file descriptors open or event loop errors behind, each listed with where it comes from.
 
 Leaks are caught where they happen rather than as odd failures of a later test.  The
 ``zmq_leak_check`` fixture is put first in each async test the plugin or anyio's plugin
 runs, so it looks after every other fixture's teardown; it stays quiet after a failed test.
+
+A stream left open is reported with the line of the test that created it, then closed; the
+tasks and fds that end with it are listed under it, so that they are not reported as library
+internals (``zmqstreams-reader`` waiting in ``_reader.py``, ``anon_inode:[eventfd]``).  Other
+tasks are listed with the line that started them and the ``await`` they wait in.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import time
@@ -19,7 +25,9 @@ from typing import Any
 import pytest
 import zmq
 
+from .._stream import ZmqStream
 from ._backends import is_coroutine_test, runs_here
+from ._origins import Origins, Site, describe_stream
 from ._state import item_state
 from ._where import describe_task
 
@@ -28,12 +36,19 @@ __all__ = ("pytest_collection_modifyitems", "pytest_runtest_makereport", "zmq_le
 _warmed_contexts: set[int] = set()
 
 
-def _warm_zmq_context() -> None:
-    """Start the global context's I/O thread once, so that its fds do not count as leaks."""
+async def _warm_zmq_context() -> None:
+    """Start the global context's I/O thread once, so that its fds do not count as leaks.
+
+    libzmq closes the warm-up socket's own fd later, in its reaper thread: wait for that, or
+    the fd could be counted as open before the test, and a number the test reuses missed.
+    """
     context: zmq.Context[Any] = zmq.Context.instance()
     if id(context) not in _warmed_contexts:
-        context.socket(zmq.PAIR).close(linger=0)
+        socket = context.socket(zmq.PAIR)
+        fd = socket.FD
+        socket.close(linger=0)
         _warmed_contexts.add(id(context))
+        await _settle(lambda: not _is_open(fd), 1.0)
 
 
 def _fd_dir() -> str | None:
@@ -62,6 +77,7 @@ def _fd_target(fd_dir: str, fd: int) -> str:
 
 @dataclass(frozen=True)
 class _LeakOptions:
+    streams: bool = True
     tasks: bool = True
     fds: bool = True
     loop_errors: bool = True
@@ -110,13 +126,76 @@ async def _settle(condition: Callable[[], bool], seconds: float) -> bool:
     return True
 
 
+@dataclass
+class _Closed:
+    """What went away when the check closed a stream the test left open."""
+
+    stream: str
+    site: Site | None
+    tasks: list[str]
+    fds: list[str]
+
+    def lines(self) -> list[str]:
+        head = f"  {self.stream}, created at:" if self.site else f"  {self.stream}:"
+        out = [head, *(self.site.lines("    ") if self.site else [])]
+        out += [f"    its task {name}" for name in self.tasks]
+        out += [f"    its fd {fd}" for fd in self.fds]
+        return out
+
+
+async def _close_left_open(
+    stream: ZmqStream,
+    site: Site | None,
+    tasks: Callable[[], list[asyncio.Task[Any]]],
+    fds: Callable[[], set[int]],
+    fd_dir: str | None,
+) -> _Closed:
+    """Close a stream the test left open; the tasks and fds that end with it were its own."""
+    description = describe_stream(stream)
+    tasks_before, fds_before = tasks(), fds()
+    targets = {fd: _fd_target(fd_dir, fd) if fd_dir else "?" for fd in fds_before}
+    own_fd: int | None = None
+    with contextlib.suppress(Exception):  # the socket may already be closed under the stream
+        own_fd = int(stream.get_extra_info("zmq_socket").FD)
+    transport = stream.transport
+    if transport is not None:
+        transport.abort()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(2.0):
+            await stream.wait_closed()
+    # libzmq's reaper thread closes the socket's fds soon after: its own last.
+    await _settle(lambda: own_fd not in fds() or not fds_before & fds(), 2.0)
+    await asyncio.sleep(0.01)
+    gone_fds = sorted(fds_before - fds())
+    return _Closed(
+        description,
+        site,
+        [task.get_name() for task in tasks_before if task.done()],
+        [
+            f"{fd} -> {targets[fd]}"
+            + (" (its ZeroMQ socket)" if fd == own_fd else "")
+            for fd in gone_fds
+        ],
+    )
+
+
+def _describe_leaked_task(task: asyncio.Task[Any], site: Site | None) -> str:
+    described = describe_task(task)
+    if site is None:
+        return described
+    name, _, where = described.partition("\n")
+    return f"{name[:-1]}, started at {site.short()}:" + (f"\n{where}" if where else "")
+
+
 @pytest.fixture
 async def zmq_leak_check(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """Fail the test if it leaves tasks, file descriptors or event loop errors behind.
+    """Fail the test if it leaves streams open, tasks running, file descriptors open or event
+    loop errors behind.
 
     Added first to every async test that this plugin or anyio's plugin runs, so it sees the
     state after every other fixture has been torn down.  Tune it with the
-    ``zmqstreams_leak_check`` marker and ini options; after a failed test it stays quiet.
+    ``zmqstreams_leak_check`` marker and ini options; after a failed test it stays quiet (and
+    still closes the streams the test left open).
     """
     options = _leak_options(request.node)
     try:
@@ -126,7 +205,7 @@ async def zmq_leak_check(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     if options is None:
         yield
         return
-    _warm_zmq_context()
+    await _warm_zmq_context()
     errors: list[dict[str, Any]] = []
     previous_handler = loop.get_exception_handler()
 
@@ -134,13 +213,13 @@ async def zmq_leak_check(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         errors.append(context)
 
     loop.set_exception_handler(record)
+    origins = Origins()
+    origins.install(loop, streams=options.streams)
     tasks_before = asyncio.all_tasks()
     fd_dir = _fd_dir() if options.fds else None
     fds_before = _open_fds(fd_dir) if fd_dir else set()
     try:
         yield
-        if item_state(request.node).call_failed:
-            return
         me = asyncio.current_task()
 
         def new_tasks() -> list[asyncio.Task[Any]]:
@@ -153,11 +232,21 @@ async def zmq_leak_check(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         def new_fds() -> set[int]:
             return _open_fds(fd_dir) - fds_before if fd_dir else set()
 
+        closed = [
+            await _close_left_open(stream, site, new_tasks, new_fds, fd_dir)
+            for stream, site in list(origins.open_streams())
+        ]
+        if item_state(request.node).call_failed:
+            return
         problems = []
+        if closed:
+            problems.append(f"the test left {len(closed)} stream(s) open (the check closed them):")
+            for entry in closed:
+                problems.extend(entry.lines())
         if options.tasks and not await _settle(lambda: not new_tasks(), options.settle):
             leaked = new_tasks()
             problems.append(f"the test left {len(leaked)} task(s) running:")
-            problems.extend(describe_task(task) for task in leaked)
+            problems.extend(_describe_leaked_task(t, origins.task_site(t)) for t in leaked)
         if fd_dir and not await _settle(lambda: not new_fds(), options.settle):
             problems.append("the test left file descriptors open:")
             problems.extend(f"  fd {fd} -> {_fd_target(fd_dir, fd)}" for fd in sorted(new_fds()))
@@ -173,6 +262,8 @@ async def zmq_leak_check(request: pytest.FixtureRequest) -> AsyncIterator[None]:
             problems.append(" zmqstreams_leak_check marker or ini option)")
             pytest.fail("\n".join(problems), pytrace=False)
     finally:
+        origins.uninstall()
+        origins.release()
         loop.set_exception_handler(previous_handler)
 
 

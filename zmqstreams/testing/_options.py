@@ -17,7 +17,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(
         "zmqstreams_leak_check",
-        "zmqstreams.testing: fail async tests that leave tasks, fds or loop errors behind",
+        "zmqstreams.testing: fail async tests that leave streams, tasks, fds or loop errors behind",
         type="bool",
         default=True,
     )
@@ -38,8 +38,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in (
         "zmqstreams: run this async test on the event loops of zmqstreams.testing",
         "zmqstreams_timeout(seconds): time limit for each phase of this test (0: none)",
-        "zmqstreams_leak_check(enabled=True, *, tasks=True, fds=True, loop_errors=True): "
-        "tune or disable the leak check of zmqstreams.testing",
+        "zmqstreams_leak_check(enabled=True, *, streams=True, tasks=True, fds=True, "
+        "loop_errors=True): tune or disable the leak check of zmqstreams.testing",
     ):
         config.addinivalue_line("markers", line)
     for backend in config.getini("zmqstreams_backends"):
