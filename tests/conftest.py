@@ -77,9 +77,17 @@ def open_fds() -> int:
 
 @pytest.fixture(scope="session", autouse=True)
 def _zmq_context_warm() -> None:
-    """Start the global context's I/O threads once, so their fds are not counted as leaks."""
-    sock = zmq.Context.instance().socket(zmq.PAIR)
-    sock.close(linger=0)
+    """Start, once, what pyzmq keeps for the whole process, so their fds are not counted as
+    leaks: the global context's I/O threads, and the thread (with its own context) pyzmq
+    starts at the first send without a copy, which zmqstreams makes for large messages."""
+    context = zmq.Context.instance()
+    sender, receiver = context.socket(zmq.PAIR), context.socket(zmq.PAIR)
+    receiver.bind("inproc://zmqstreams-tests-warm-up")
+    sender.connect("inproc://zmqstreams-tests-warm-up")
+    sender.send(bytes(zmq.COPY_THRESHOLD), copy=False)
+    receiver.recv()
+    sender.close(linger=0)
+    receiver.close(linger=0)
 
 
 async def _settle(condition: Callable[[], bool], seconds: float) -> bool:

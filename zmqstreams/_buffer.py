@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from ._frames import Message
 from ._statistics import ReadBufferStatistics
 from ._tasks import Wakeup
 from ._watermarks import resolve_watermarks
@@ -48,7 +49,7 @@ class ReadBuffer:
         self._high, self._low = resolve_watermarks(high, low, "read")
         #: The messages, and beside them each one's watermark size (two deques rather than one
         #: of pairs: a pair per message would be one more object for the garbage collector).
-        self._queue: deque[list[bytes]] = deque()
+        self._queue: deque[Message] = deque()
         self._sizes: deque[int] = deque()
         #: Sum of ``_sizes``.
         self._size = 0
@@ -74,7 +75,7 @@ class ReadBuffer:
         """Bytes that may still come in before the high watermark (negative: above it)."""
         return self._high - self._size
 
-    def feed(self, messages: list[list[bytes]], sizes: list[int], total: int) -> None:
+    def feed(self, messages: list[Message], sizes: list[int], total: int) -> None:
         """Append ``messages``, whose watermark ``sizes`` add up to ``total``; wake the waiter.
 
         One call per batch: one wake-up and one watermark check, however many messages.
@@ -93,7 +94,7 @@ class ReadBuffer:
 
     # ------------------------------------------------------------------ reading side
 
-    def pop(self) -> list[bytes] | None:
+    def pop(self) -> Message | None:
         """Remove and return the oldest message, or ``None`` if there is none."""
         queue = self._queue
         if not queue:

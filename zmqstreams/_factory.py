@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 import zmq
 
@@ -86,6 +86,9 @@ def _apply_options(transport: ZmqTransport, options: list[tuple[int, _OptionValu
             ) from exc
 
 
+# The frame type of the stream follows ``copy``: ``bytes`` by default, ``zmq.Frame`` with
+# ``copy=False`` (and either, for a ``copy`` only known at run time).
+@overload
 async def create_zmq_stream(
     zmq_type: int,
     *,
@@ -99,7 +102,55 @@ async def create_zmq_stream(
     low_write: int | None = None,
     events_backlog: int | None = 100,
     options: Mapping[Any, int | bytes | str] | None = None,  # SocketOptions, spelt out for the docs
-) -> ZmqStream:
+    copy: Literal[True] = True,
+) -> ZmqStream[bytes]: ...
+@overload
+async def create_zmq_stream(
+    zmq_type: int,
+    *,
+    bind: str | Iterable[str] | None = None,
+    connect: str | Iterable[str] | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
+    zmq_sock: ZmqSocket | None = None,
+    high_read: int | None = None,
+    low_read: int | None = None,
+    high_write: int | None = None,
+    low_write: int | None = None,
+    events_backlog: int | None = 100,
+    options: Mapping[Any, int | bytes | str] | None = None,  # SocketOptions, spelt out for the docs
+    copy: Literal[False],
+) -> ZmqStream[zmq.Frame]: ...
+@overload
+async def create_zmq_stream(
+    zmq_type: int,
+    *,
+    bind: str | Iterable[str] | None = None,
+    connect: str | Iterable[str] | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
+    zmq_sock: ZmqSocket | None = None,
+    high_read: int | None = None,
+    low_read: int | None = None,
+    high_write: int | None = None,
+    low_write: int | None = None,
+    events_backlog: int | None = 100,
+    options: Mapping[Any, int | bytes | str] | None = None,  # SocketOptions, spelt out for the docs
+    copy: bool,
+) -> ZmqStream[Any]: ...
+async def create_zmq_stream(
+    zmq_type: int,
+    *,
+    bind: str | Iterable[str] | None = None,
+    connect: str | Iterable[str] | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
+    zmq_sock: ZmqSocket | None = None,
+    high_read: int | None = None,
+    low_read: int | None = None,
+    high_write: int | None = None,
+    low_write: int | None = None,
+    events_backlog: int | None = 100,
+    options: Mapping[Any, int | bytes | str] | None = None,  # SocketOptions, spelt out for the docs
+    copy: bool = True,
+) -> ZmqStream[Any]:
     """Create a ZeroMQ socket of ``zmq_type`` (or adopt ``zmq_sock``) and return its stream.
 
     ``options`` maps socket options to values (``{zmq.HEARTBEAT_IVL: 1000,
@@ -129,6 +180,12 @@ async def create_zmq_stream(
     watermarks in bytes; ``events_backlog`` caps unread monitor events (``None``: no cap).
     ``loop`` is accepted for aiozmq compatibility; the running loop is always used.
 
+    With ``copy=False``, ``read()`` returns each frame as the ``zmq.Frame`` libzmq filled, as
+    pyzmq's ``recv_multipart(copy=False)`` does: no copy between libzmq and the caller
+    (``memoryview(frame)`` or ``numpy.frombuffer(frame, ...)`` read it in place), and the
+    stream's type says so (``ZmqStream[zmq.Frame]``).  The read watermarks count the frames'
+    bytes as for ``bytes``.  See "Large messages" in the docs for when it pays.
+
     Example::
 
         router = await create_zmq_stream(
@@ -140,13 +197,15 @@ async def create_zmq_stream(
         )
     """
     affinity = LoopAffinity(asyncio.get_running_loop())  # no loop: RuntimeError, no socket
+    if not isinstance(copy, bool):
+        raise TypeError(f"copy must be True or False, got {copy!r}")
     binds = _endpoints(bind, "bind")
     connects = _endpoints(connect, "connect")
     settings = _options(options)
     write_limits = resolve_watermarks(high_write, low_write, "write")
-    stream = ZmqStream(high=high_read, low=low_read, events_backlog=events_backlog)
+    stream: ZmqStream[Any] = ZmqStream(high=high_read, low=low_read, events_backlog=events_backlog)
     views = open_socket(zmq_type, zmq_sock)
-    transport = ZmqTransport(views, zmq_type, stream, zmq_sock, affinity)
+    transport = ZmqTransport(views, zmq_type, stream, zmq_sock, affinity, copy=copy)
     stream.set_transport(transport)
     try:
         _apply_options(transport, settings)

@@ -4,8 +4,9 @@ handed (and what a refusal means), and receiving what is ready for the read buff
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import functools
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import zmq
 
@@ -15,15 +16,28 @@ __all__ = (
     "BATCH",
     "REFUSALS",
     "Frames",
+    "Message",
     "TornMessage",
     "check_message",
+    "is_fixed",
     "own_frames",
     "receive_ready",
     "send_now",
 )
 
-#: A message as accepted by ``write()``: a list or tuple of bytes-like frames.
-Frames = list[bytes] | tuple[bytes, ...]
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+    #: A message as accepted by ``write()``: a list or tuple of frames, each ``bytes``, a
+    #: ``zmq.Frame`` or another object with a buffer (``bytearray``, a numpy array...).
+    Frames = Sequence[Buffer | zmq.Frame]
+else:  # collections.abc.Buffer is new in Python 3.12
+    Frames = Sequence[Any]
+
+#: A message as received: its frames, ``bytes`` or (``copy=False``) ``zmq.Frame``.  The stream
+#: is generic in the frame type (``ZmqStream[bytes]``, ``ZmqStream[zmq.Frame]``); the parts
+#: below it hold either.
+Message = list[Any]
 
 _NOBLOCK = zmq.NOBLOCK
 _NOBLOCK_MORE = zmq.NOBLOCK | zmq.SNDMORE
@@ -62,14 +76,14 @@ class TornMessage(Exception):
 
 
 def check_message(msg: Any) -> tuple[int, bool]:
-    """Return ``(size, all_bytes)`` for ``msg``, or raise saying what is wrong.
+    """Return ``(size, fixed)`` for ``msg``, or raise saying what is wrong.
 
-    A message is a non-empty list or tuple of ``bytes``, ``bytearray`` or C-contiguous
-    ``memoryview`` frames (``TypeError`` for anything else, ``ValueError`` for a view that is
-    not contiguous).  The whole message is checked before its first frame may be sent, so a bad
-    frame can never leave part of a message in the socket.  ``size`` counts against the write
-    watermarks (at least 1); ``all_bytes`` tells whether the frames can be kept as they are
-    (nothing the caller could mutate).
+    A message is a non-empty list or tuple of frames: ``bytes``, ``zmq.Frame``, or any object
+    with a C-contiguous buffer (``bytearray``, ``memoryview``, a numpy array...): ``TypeError``
+    for anything else, ``ValueError`` for a buffer that is not contiguous.  The whole message is
+    checked before its first frame may be sent, so a bad frame can never leave part of a
+    message in the socket.  ``size`` counts against the write watermarks (at least 1);
+    ``fixed`` tells whether every frame can be kept as it is (see ``is_fixed``).
     """
     if not isinstance(msg, (list, tuple)):
         raise TypeError(f"msg must be a list or tuple of bytes frames, got {type(msg).__name__}")
@@ -78,39 +92,54 @@ def check_message(msg: Any) -> tuple[int, bool]:
     if not msg:
         raise TypeError("msg must contain at least one frame, got an empty sequence")
     size = 0
-    all_bytes = True
+    fixed = True
     for index, frame in enumerate(msg):
-        if isinstance(frame, bytes):
+        if isinstance(frame, (bytes, zmq.Frame)):
             size += len(frame)
-        elif isinstance(frame, bytearray):
-            size += len(frame)
-            all_bytes = False
-        elif isinstance(frame, memoryview):
-            if not frame.c_contiguous:
-                raise ValueError(
-                    f"frame {index} of msg is a memoryview that is not C-contiguous "
-                    "(a slice with a step, or a transposed array): copy it with bytes() first"
-                )
-            size += frame.nbytes
-            all_bytes = False
-        else:
+            continue
+        try:
+            view = memoryview(frame)
+        except TypeError:
             raise TypeError(
-                f"frame {index} of msg must be bytes, bytearray or memoryview, "
-                f"got {type(frame).__name__}"
+                f"frame {index} of msg must be bytes, zmq.Frame or an object with a buffer "
+                f"(bytearray, memoryview, numpy array...), got {type(frame).__name__}"
+            ) from None
+        if not view.c_contiguous:
+            raise ValueError(
+                f"frame {index} of msg is a {type(frame).__name__} that is not C-contiguous "
+                "(a slice with a step, or a transposed array): copy it with bytes() first"
             )
-    return size or 1, all_bytes
+        size += view.nbytes
+        fixed = fixed and view.readonly
+    return size or 1, fixed
 
 
-def own_frames(msg: Frames, all_bytes: bool) -> tuple[bytes, ...]:
-    """Return frames safe to keep: copies of those the caller may still mutate."""
-    if all_bytes:
+def is_fixed(frame: Any) -> bool:
+    """Whether ``frame`` cannot change after ``write()``, so may be kept, or sent, uncopied.
+
+    ``bytes``; a ``zmq.Frame``, which pyzmq's zero-copy API hands over for good; a read-only
+    buffer, its owner's promise (a numpy array after ``arr.flags.writeable = False``).  A
+    writable buffer may be changed by its owner as soon as ``write()`` returns.
+    """
+    return isinstance(frame, (bytes, zmq.Frame)) or memoryview(frame).readonly
+
+
+def own_frames(msg: Frames, fixed: bool) -> tuple[Any, ...]:
+    """Return frames safe to keep: copies of those the caller may still change."""
+    if fixed:
         return tuple(msg)
-    return tuple(frame if type(frame) is bytes else bytes(frame) for frame in msg)
+    # A zmq.Frame is fixed: what is copied here is a buffer.
+    return tuple(frame if is_fixed(frame) else bytes(cast("Buffer", frame)) for frame in msg)
 
 
-def send_now(send: Callable[..., Any], msg: Frames) -> None:
+def send_now(send: Callable[..., Any], msg: Frames, *, large: bool = False) -> None:
     """Send ``msg`` without blocking with ``send``, a socket's ``send``.  (Cheaper than
     ``send_multipart``.)
+
+    A ``large`` message (at least the socket's ``copy_threshold``) has its fixed frames (see
+    ``is_fixed``) sent with ``copy=False``: libzmq then reads them where they are, for as long
+    as it needs them, and pyzmq still copies the frames under its threshold.  Other frames, and
+    every frame of a small message, are copied (cheaper below the threshold).
 
     A ``zmq.ZMQError`` means nothing of the message will be delivered, so it can be retried
     whole (``zmq.Again``) or reported (an errno of ``REFUSALS``).  ZeroMQ takes a multipart
@@ -120,6 +149,8 @@ def send_now(send: Callable[..., Any], msg: Frames) -> None:
     nothing more into the dead pipe), so retrying the whole message later is still right.  Any
     other failure after the first frame raises ``TornMessage``.
     """
+    if large:
+        send = functools.partial(_send_uncopied, send)
     last = len(msg) - 1
     if last == 0:
         send(msg[0], _NOBLOCK)
@@ -140,11 +171,17 @@ def send_now(send: Callable[..., Any], msg: Frames) -> None:
         raise TornMessage(exc) from exc
 
 
+def _send_uncopied(send: Callable[..., Any], frame: Any, flags: int) -> None:
+    send(frame, flags, copy=not is_fixed(frame))
+
+
 def receive_ready(
     recv: Callable[..., Any],
-    feed: Callable[[list[list[bytes]], list[int], int], None],
+    feed: Callable[[list[Message], list[int], int], None],
     budget: int,
-    first: list[bytes] | None = None,
+    first: Message | None = None,
+    *,
+    copy: bool = True,
 ) -> int:
     """Feed ``first`` and the messages ready after it to ``feed``; return how many.
 
@@ -154,9 +191,10 @@ def receive_ready(
     its high watermark), or after ``BATCH`` messages, when the caller should yield before taking
     more, so that one busy socket cannot starve the loop.  Frames are received with
     ``copy=False``, whose ``more`` is free, unlike ``recv_multipart``'s ``RCVMORE`` lookup per
-    frame; the rest of a multipart message is always there once its first frame is.
+    frame; the rest of a multipart message is always there once its first frame is.  With
+    ``copy`` each frame is then copied into ``bytes``, else the ``zmq.Frame`` itself is kept.
     """
-    messages: list[list[bytes]] = []
+    messages: list[Message] = []
     sizes: list[int] = []
     total = 0
     if first is not None:
@@ -175,12 +213,12 @@ def receive_ready(
                 if exc.errno == zmq.EFSM:
                     break  # REQ/REP: nothing more to read until we send
                 raise
-            data = frame.bytes
+            data = frame.bytes if copy else frame
             msg = [data]
             size = len(data)
             while frame.more:
                 frame = recv(_NOBLOCK, copy=False)
-                data = frame.bytes
+                data = frame.bytes if copy else frame
                 msg.append(data)
                 size += len(data)
             size = size or 1  # as message_size(): an empty message counts one byte

@@ -20,7 +20,7 @@ import zmq
 import zmq.asyncio
 
 from ._buffer import ReadBuffer
-from ._frames import BATCH, receive_ready
+from ._frames import BATCH, Message, receive_ready
 from ._socket import SocketViews
 from ._tasks import Wakeup, cancel, spawn
 from ._watermarks import message_size
@@ -32,7 +32,7 @@ __all__ = ("Reader",)
 #: started a receive meanwhile.  One timer per period, not per message.
 RESUME_INTAKE_S = 0.05
 
-Receive = asyncio.Future[list[bytes]]
+Receive = asyncio.Future[Message]
 
 
 class Reader:
@@ -47,9 +47,12 @@ class Reader:
         lost: Callable[[], None],
         cancelled: Callable[[], None],
         ensure_socket: Callable[[str], None],
+        copy: bool = True,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._views = views
+        #: Frames as ``bytes`` (True), or as the ``zmq.Frame`` libzmq filled (False).
+        self._copy = copy
         #: The socket's owner-bound ``recv``, for non-blocking batches.
         self._recv = views.recv
         #: The other party waiting on this socket's edge (its ``polling`` flag).
@@ -193,7 +196,7 @@ class Reader:
         if self._receiving is not None or self._claimed is not None or self._stopped:
             return False
         try:
-            taken = receive_ready(self._recv, self._feed, self._buffer.room())
+            taken = receive_ready(self._recv, self._feed, self._buffer.room(), copy=self._copy)
         except zmq.ZMQError as exc:
             self._fail(exc, "read")
             return False
@@ -263,7 +266,7 @@ class Reader:
         if self._receiving is not None or self._claimed is not None or self._stopped:
             return None
         try:
-            receiving = cast("Receive", self._views.waitable().recv_multipart())
+            receiving = cast("Receive", self._views.waitable().recv_multipart(copy=self._copy))
         except zmq.ZMQError as exc:  # ENOTSOCK (closed behind our back) ends the stream quietly
             self._fail(exc, "read")
             return None
@@ -312,7 +315,9 @@ class Reader:
         try:
             msg = receiving.result()
             if drain:
-                taken = receive_ready(self._recv, self._feed, self._buffer.room(), msg)
+                taken = receive_ready(
+                    self._recv, self._feed, self._buffer.room(), msg, copy=self._copy
+                )
                 batch_full = taken >= BATCH
             else:
                 size = message_size(msg)

@@ -15,7 +15,7 @@ import contextlib
 import functools
 import warnings
 from types import TracebackType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Generic, Self, cast
 
 import zmq
 
@@ -32,10 +32,22 @@ from ._transport import ZmqTransport
 from ._watermarks import message_size
 from ._writer import Writer
 
-__all__ = ("ZmqStream",)
+__all__ = ("FrameT", "ZmqStream")
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar
+
+    #: The type of the frames ``read()`` returns: ``bytes``, or ``zmq.Frame`` for a stream
+    #: made with ``create_zmq_stream(..., copy=False)``.  ``bytes`` when not said (PEP 696),
+    #: so ``ZmqStream`` alone means ``ZmqStream[bytes]``.
+    FrameT = TypeVar("FrameT", bound=bytes | zmq.Frame, default=bytes)
+else:  # the default is for type checkers only: typing.TypeVar takes none before 3.13
+    from typing import TypeVar
+
+    FrameT = TypeVar("FrameT")
 
 
-class ZmqStream:
+class ZmqStream(Generic[FrameT]):
     """Reads and writes ZeroMQ messages; create it with ``create_zmq_stream()``.
 
     ``read()`` returns buffered messages that the transport's reader task took from the socket;
@@ -113,8 +125,9 @@ class ZmqStream:
         """The ``ZmqTransport`` of this stream; ``None`` once the stream is closed."""
         return None if self._closing else cast("ZmqTransport | None", self._tr)
 
-    async def read(self) -> list[bytes]:
-        """Return the next message as a list of frames.
+    async def read(self) -> list[FrameT]:
+        """Return the next message as a list of frames (``bytes``, or ``zmq.Frame`` for a
+        stream created with ``copy=False``).
 
         Raises the stored exception after a socket error, ``ZmqStreamClosed`` once the stream is
         closed and its buffer empty, and ``RuntimeError`` if another ``read()`` is pending.
@@ -216,7 +229,7 @@ class ZmqStream:
         writer, affinity = self._writer, self._affinity
         if writer is None or affinity is None:
             raise RuntimeError("write_threadsafe() needs a stream made by create_zmq_stream()")
-        _size, all_bytes = writer.check(msg)
+        _size, fixed = writer.check(msg)
         if affinity.here:
             raise RuntimeError(
                 "write_threadsafe() called in the stream's own event loop, where waiting for "
@@ -224,7 +237,7 @@ class ZmqStream:
             )
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
         # deque.append() is atomic: the loop takes the messages in the order threads put them.
-        self._from_threads.append((own_frames(msg, all_bytes), future))
+        self._from_threads.append((own_frames(msg, fixed), future))
         if affinity.loop.is_closed():
             self._fail_thread_writes("cannot write: the stream's event loop is closed")
         elif not self._from_threads_scheduled:
@@ -327,16 +340,16 @@ class ZmqStream:
             events_dropped=self._events.dropped,
         )
 
-    def __aiter__(self) -> ZmqStream:
+    def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> list[bytes]:
+    async def __anext__(self) -> list[FrameT]:
         try:
             return await self.read()
         except ZmqStreamClosed:
             raise StopAsyncIteration from None
 
-    async def __aenter__(self) -> ZmqStream:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -389,7 +402,7 @@ class ZmqStream:
         self._events.wake()
         self._fail_thread_writes("cannot write: the stream is closed")
 
-    def feed_msg(self, msg: list[bytes]) -> None:
+    def feed_msg(self, msg: list[FrameT]) -> None:
         """Append ``msg`` to the read buffer and wake a pending ``read()``.
 
         Ignored once the stream is closing.

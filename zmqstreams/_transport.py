@@ -58,6 +58,8 @@ class ZmqTransport(SocketEndpoints):
         stream: ZmqStream,
         user_sock: ZmqSocket | None,
         affinity: LoopAffinity,
+        *,
+        copy: bool = True,
     ) -> None:
         super().__init__(views, zmq_type, affinity)
         # Held weakly so that an abandoned stream can be collected (and warn) while our tasks run.
@@ -65,6 +67,7 @@ class ZmqTransport(SocketEndpoints):
         self._extra: dict[str, Any] = {
             "zmq_socket": user_sock if user_sock is not None else views.owner,
             "zmq_type": zmq_type,
+            "copy": copy,
         }
         #: True once the socket is closed and every resource released.
         self._closed = False
@@ -80,6 +83,7 @@ class ZmqTransport(SocketEndpoints):
             lost=self._lost,
             cancelled=self._on_cancelled,
             ensure_socket=self.ensure_socket,
+            copy=copy,
         )
         self._writer.after_send = self._reader.rearm
         #: The stream's read buffer, once attach() gave it (the reader's own until then).
@@ -130,7 +134,8 @@ class ZmqTransport(SocketEndpoints):
     # ------------------------------------------------------------------ public: asyncio-like
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        """Return ``'zmq_socket'`` (the pyzmq socket) or ``'zmq_type'``, else ``default``."""
+        """Return ``'zmq_socket'`` (the pyzmq socket), ``'zmq_type'`` or ``'copy'`` (False when
+        ``read()`` returns ``zmq.Frame``), else ``default``."""
         return self._extra.get(name, default)
 
     def is_closing(self) -> bool:

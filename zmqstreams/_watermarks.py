@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence, Sized
+
 __all__ = ("DEFAULT_HIGH", "message_size", "resolve_watermarks")
 
 #: High watermark, in bytes, when neither limit is given (low is a quarter of it).
@@ -28,8 +30,10 @@ def resolve_watermarks(high: int | None, low: int | None, what: str) -> tuple[in
     return high, low
 
 
-def message_size(frames: list[bytes] | tuple[bytes, ...]) -> int:
+def message_size(frames: Sequence[Sized]) -> int:
     """Bytes a message counts against a watermark: its payload, and at least 1.
+
+    A frame's ``len()`` is its size in bytes for ``bytes`` and ``zmq.Frame`` alike.
 
     Counting an empty message as one byte keeps a flood of ``[b""]`` bounded.
     """

@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import zmq
 
@@ -46,6 +47,7 @@ class Writer:
         "_cancelled",
         "_fail",
         "_high",
+        "_large",
         "_loop",
         "_low",
         "_owner",
@@ -78,6 +80,8 @@ class Writer:
         #: The socket: its owner-bound ``send``, and its awaitable view for ``POLLOUT``.
         self._views = views
         self._send = views.send
+        #: Messages of this many bytes or more send their fixed frames uncopied (``send_now``).
+        self._large: int = views.owner.copy_threshold or 1
         self._zmq_type = zmq_type
         #: Whether the socket type restricts what it sends (see ``check()``).
         self._typed = not can_send(zmq_type) or frame_rule(zmq_type)[0] != (1, None)
@@ -91,7 +95,7 @@ class Writer:
         #: Called after each synchronous send: it may have eaten a pending receive's wake-up.
         self.after_send: Callable[[], None] = _nothing
         #: ``(size, frames)`` the socket has not taken yet, oldest first; ``size``: their sum.
-        self._buf: deque[tuple[int, tuple[bytes, ...]]] = deque()
+        self._buf: deque[tuple[int, tuple[Any, ...]]] = deque()
         self.size = 0
         self._high, self._low = resolve_watermarks(None, 16 * 1024, "write")
         #: Above the high watermark until the buffer falls to the low one; drain() waits then.
@@ -115,27 +119,27 @@ class Writer:
         return self._task
 
     def check(self, msg: Frames) -> tuple[int, bool]:
-        """Check ``msg`` whole; return ``(size, all_bytes)`` as ``check_message()`` does.
+        """Check ``msg`` whole; return ``(size, fixed)`` as ``check_message()`` does.
 
         Raises ``TypeError``/``ValueError`` for a malformed message or a frame count this socket
         type cannot send, ``OSError(ENOTSUP)`` if it sends nothing at all.  Changes nothing, so
         it may run in any thread.
         """
-        size, all_bytes = check_message(msg)
+        size, fixed = check_message(msg)
         if self._typed:
             self._check_type(msg)
-        return size, all_bytes
+        return size, fixed
 
     def write(self, msg: Frames) -> None:
         """Send ``msg`` now if the socket takes it, else buffer a copy (see module docstring)."""
-        size, all_bytes = check_message(msg)
+        size, fixed = check_message(msg)
         if self._typed:
             self._check_type(msg)
         if self.closed:
             raise ZmqStreamClosed("cannot write: the stream is closed")
         if not self._buf:
             try:
-                send_now(self._send, msg)
+                send_now(self._send, msg, large=size >= self._large)
             except zmq.Again:
                 pass
             except zmq.ZMQError as exc:
@@ -156,7 +160,7 @@ class Writer:
                 self._views.check()
             except zmq.ZMQError as exc:
                 raise self._fail(exc, "write") from exc
-        self._buf.append((size, own_frames(msg, all_bytes)))
+        self._buf.append((size, own_frames(msg, fixed)))
         self.size += size
         if self._task is None:
             self._task = spawn(self._loop, self._run(), "writer")
@@ -236,7 +240,7 @@ class Writer:
                         break
                     size, frames = buf[0]
                     try:
-                        send_now(send, frames)
+                        send_now(send, frames, large=size >= self._large)
                     except zmq.Again:
                         break
                     except zmq.ZMQError as exc:

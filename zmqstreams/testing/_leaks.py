@@ -37,18 +37,26 @@ _warmed_contexts: set[int] = set()
 
 
 async def _warm_zmq_context() -> None:
-    """Start the global context's I/O thread once, so that its fds do not count as leaks.
+    """Start, once, what pyzmq keeps for the whole process, so that its fds do not count as
+    leaks: the global context's I/O thread, and the thread with a context of its own that pyzmq
+    starts at the first send without a copy (zmqstreams sends large messages so).
 
-    libzmq closes the warm-up socket's own fd later, in its reaper thread: wait for that, or
-    the fd could be counted as open before the test, and a number the test reuses missed.
+    libzmq closes the warm-up sockets' own fds later, in its reaper thread: wait for that, or
+    such an fd could be counted as open before the test, and a number the test reuses missed.
     """
     context: zmq.Context[Any] = zmq.Context.instance()
     if id(context) not in _warmed_contexts:
-        socket = context.socket(zmq.PAIR)
-        fd = socket.FD
-        socket.close(linger=0)
+        sender, receiver = context.socket(zmq.PAIR), context.socket(zmq.PAIR)
+        fds = sender.FD, receiver.FD
+        address = f"inproc://zmqstreams-testing-warm-up-{id(sender)}"
+        receiver.bind(address)
+        sender.connect(address)
+        sender.send(bytes(zmq.COPY_THRESHOLD), copy=False)  # starts pyzmq's garbage thread
+        receiver.recv()
+        sender.close(linger=0)
+        receiver.close(linger=0)
         _warmed_contexts.add(id(context))
-        await _settle(lambda: not _is_open(fd), 1.0)
+        await _settle(lambda: not any(map(_is_open, fds)), 1.0)
 
 
 def _fd_dir() -> str | None:

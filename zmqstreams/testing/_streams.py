@@ -38,10 +38,10 @@ class StreamFactory:
     its streams, to close them all at the end of the test."""
 
     def __init__(self) -> None:
-        self._streams: list[ZmqStream] = []
+        self._streams: list[ZmqStream[Any]] = []
 
-    async def __call__(self, zmq_type: int, /, **kwargs: Any) -> ZmqStream:
-        stream = await create_zmq_stream(zmq_type, **kwargs)
+    async def __call__(self, zmq_type: int, /, **kwargs: Any) -> ZmqStream[Any]:
+        stream: ZmqStream[Any] = await create_zmq_stream(zmq_type, **kwargs)
         self._streams.append(stream)
         return stream
 

@@ -1,0 +1,182 @@
+"""Large messages without copies: ``create_zmq_stream(copy=False)`` reads ``zmq.Frame``s, and
+``write()`` takes frames and any C-contiguous buffer, sending those that cannot change without a
+copy once the message reaches the socket's copy threshold.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import os
+from typing import Any
+
+import pytest
+import zmq
+
+import zmqstreams
+
+pytestmark = pytest.mark.anyio
+
+BIG = 1 << 20  # well above pyzmq's copy threshold (64 KiB)
+
+
+def _address(name: str) -> str:
+    return f"inproc://zero-copy-{name}-{os.getpid()}-{id(object())}"
+
+
+async def _pair(
+    make_stream: Any, **pull_kwargs: Any
+) -> tuple[zmqstreams.ZmqStream, zmqstreams.ZmqStream[Any]]:
+    address = _address("pair")
+    pull = await make_stream(zmq.PULL, bind=address, **pull_kwargs)
+    push = await make_stream(zmq.PUSH, connect=address)
+    return push, pull
+
+
+async def test_read_returns_frames_with_copy_false(make_stream: Any) -> None:
+    """copy=False: read() gives the zmq.Frame libzmq filled, content intact, for every part."""
+    push, pull = await _pair(make_stream, copy=False)
+    assert pull.get_extra_info("copy") is False
+    payload = bytes(range(256)) * (BIG // 256)
+    push.write([b"header", payload, b""])
+    async with asyncio.timeout(10):
+        frames = await pull.read()
+    assert [type(frame) for frame in frames] == [zmq.Frame] * 3
+    assert [frame.bytes for frame in frames] == [b"header", payload, b""]
+    view = memoryview(frames[1])  # read in place, no copy
+    assert view.nbytes == BIG
+    assert view[:4].tobytes() == payload[:4]
+
+
+async def test_frames_count_their_bytes_against_the_read_watermarks(make_stream: Any) -> None:
+    """With copy=False a frame weighs its bytes: 1 MiB messages pause intake at once."""
+    push, pull = await _pair(make_stream, copy=False, high_read=4 * BIG)
+    for n in range(10):
+        push.write([bytes([n]) * BIG])
+    async with asyncio.timeout(10):
+        while not pull.statistics().reading_paused:
+            await asyncio.sleep(0.001)
+        statistics = pull.statistics()
+        assert statistics.read_buffer_bytes > 4 * BIG
+        assert statistics.read_buffer_messages <= 5  # stops taking once above the mark
+        for n in range(10):
+            (frame,) = await pull.read()
+            assert frame.bytes == bytes([n]) * BIG
+
+
+async def test_default_streams_still_read_bytes(make_stream: Any) -> None:
+    push, pull = await _pair(make_stream)
+    push.write([b"x" * BIG])
+    async with asyncio.timeout(10):
+        (frame,) = await pull.read()
+    assert type(frame) is bytes
+    assert pull.get_extra_info("copy") is True
+
+
+@pytest.mark.parametrize("copy", ["yes", 1, None])
+async def test_copy_must_be_a_bool(copy: Any) -> None:
+    with pytest.raises(TypeError, match="copy must be True or False"):
+        await zmqstreams.create_zmq_stream(zmq.PULL, copy=copy)
+
+
+async def test_write_takes_frames_and_buffers(make_stream: Any) -> None:
+    """zmq.Frame, bytearray, memoryview (read-only or not) and array.array are all frames."""
+    push, pull = await _pair(make_stream)
+    numbers = array.array("i", [1, 2, 3])
+    push.write(
+        [
+            zmq.Frame(b"a frame"),
+            bytearray(b"bytearray"),
+            memoryview(b"read-only view"),
+            memoryview(bytearray(b"writable view")),
+            numbers,
+        ]
+    )
+    async with asyncio.timeout(5):
+        message = await pull.read()
+    assert message == [
+        b"a frame",
+        b"bytearray",
+        b"read-only view",
+        b"writable view",
+        numbers.tobytes(),
+    ]
+    assert push.statistics().bytes_written == 7 + 9 + 14 + 13 + numbers.itemsize * 3
+
+
+@pytest.mark.parametrize("bad", ["text", 3, 1.5, [b"nested"], None])
+async def test_write_refuses_what_has_no_buffer(make_stream: Any, bad: Any) -> None:
+    push, _pull = await _pair(make_stream)
+    with pytest.raises(TypeError, match="frame 1 of msg must be bytes, zmq.Frame or an object"):
+        push.write([b"ok", bad])
+
+
+class RecordingSend:
+    """Stands in for the writer's send: records each frame's copy argument, then sends it."""
+
+    def __init__(self, send: Any) -> None:
+        self.send = send
+        self.copies: list[bool] = []
+
+    def __call__(self, frame: Any, flags: int, copy: bool = True) -> Any:
+        self.copies.append(copy)
+        return self.send(frame, flags, copy=copy)
+
+
+async def test_large_fixed_frames_go_uncopied_and_writable_ones_are_copied(
+    make_stream: Any,
+) -> None:
+    """In a message at or above the copy threshold, bytes, zmq.Frame and read-only buffers are
+    sent with copy=False, writable buffers with copy=True; a small message is always copied."""
+    push, pull = await _pair(make_stream)
+    recorder = RecordingSend(push._writer._send)
+    push._writer._send = recorder
+    writable = bytearray(b"w" * BIG)
+    push.write(
+        [
+            b"b" * BIG,
+            zmq.Frame(b"f" * BIG),
+            memoryview(b"r" * BIG),
+            writable,
+        ]
+    )
+    writable[:] = b"X" * BIG  # at once: the sent message is not changed
+    push.write([b"small", bytearray(b"message")])
+    async with asyncio.timeout(10):
+        first = await pull.read()
+        second = await pull.read()
+    assert recorder.copies == [False, False, False, True, True, True]
+    assert [bytes(frame[:1]) for frame in first] == [b"b", b"f", b"r", b"w"]
+    assert first[3] == b"w" * BIG
+    assert second == [b"small", b"message"]
+
+
+async def test_buffered_writable_frames_are_copied_fixed_ones_kept(make_stream: Any) -> None:
+    """A message that must wait in the write buffer keeps its fixed frames as they are and a
+    copy of its writable ones: changing the caller's buffer afterwards changes nothing."""
+    push = await make_stream(
+        zmq.PUSH, connect="tcp://127.0.0.1:1", options={zmq.IMMEDIATE: 1}
+    )  # nobody there yet: every message waits
+    fixed = b"f" * BIG
+    writable = bytearray(b"w" * BIG)
+    push.write([fixed, writable])
+    writable[:] = b"X" * BIG
+    ((_size, frames),) = push._writer._buf
+    assert frames[0] is fixed
+    assert frames[1] == b"w" * BIG
+    assert frames[1] is not writable
+
+
+async def test_write_threadsafe_copies_a_writable_buffer_in_the_thread(make_stream: Any) -> None:
+    """A producer thread may change its buffer as soon as write_threadsafe() returned."""
+    push, pull = await _pair(make_stream)
+    buffer = bytearray(b"o" * BIG)
+
+    def produce() -> None:
+        future = push.write_threadsafe([buffer])
+        buffer[:] = b"X" * BIG
+        future.result(timeout=10)
+
+    await asyncio.to_thread(produce)
+    async with asyncio.timeout(10):
+        assert await pull.read() == [b"o" * BIG]
