@@ -174,10 +174,10 @@ async def test_monitor_pair_at_the_socket_limit_names_both_limits() -> None:
                 held.append(context.socket(zmq.PAIR))
             except zmq.ZMQError:
                 break
-        sock = held.pop()  # one slot back, for the socket the stream adopts
-        sock.close(linger=0)
-        await wait_until(lambda: _has_a_slot(context))
-        adopted = await zmqstreams.create_zmq_stream(zmq.PAIR, zmq_sock=context.socket(zmq.PAIR))
+        held.pop().close(linger=0)  # one slot back (once libzmq's reaper freed it), to adopt
+        adopted = await zmqstreams.create_zmq_stream(
+            zmq.PAIR, zmq_sock=await _socket_once_a_slot_is_free(context)
+        )
         with pytest.raises(OSError) as info:
             await adopted.transport.enable_monitor()
         message = str(info.value)
@@ -194,9 +194,16 @@ async def test_monitor_pair_at_the_socket_limit_names_both_limits() -> None:
         await asyncio.wait_for(asyncio.to_thread(context.term), 10)
 
 
-def _has_a_slot(context: zmq.Context[Any]) -> bool:
-    try:
-        context.socket(zmq.PAIR).close(linger=0)
-    except zmq.ZMQError:
-        return False
-    return True
+async def _socket_once_a_slot_is_free(context: zmq.Context[Any]) -> zmq.Socket[Any]:
+    """A PAIR of ``context``, created as soon as a slot is free again (bounded: 5 s)."""
+    sockets: list[zmq.Socket[Any]] = []
+
+    def created() -> bool:
+        try:
+            sockets.append(context.socket(zmq.PAIR))
+        except zmq.ZMQError:
+            return False
+        return True
+
+    await wait_until(created)
+    return sockets[0]
