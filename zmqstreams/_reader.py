@@ -121,11 +121,17 @@ class Reader:
         self._wakeup.wake()
 
     def set_backpressure(self, paused: bool) -> None:
-        """The buffer's ``flow``: it crossed its high watermark (True) or fell to its low one."""
+        """The buffer's ``flow``: it crossed its high watermark (True) or fell to its low one.
+
+        Falling to the low one means that ``read()`` is taking messages: the next one that
+        finds the buffer empty takes what is ready itself, so the reader task is not woken for
+        it (a wake-up and a receive future per message, where messages are larger than the
+        buffer); it resumes ``RESUME_INTAKE_S`` later should the caller not come back.
+        """
         self._paused_by_buffer = paused
         self._stopped = paused or self._paused_by_user or self._closing
         if not paused:
-            self._wakeup.wake()
+            self._resume_later()
 
     def rearm(self) -> None:
         """After a synchronous send, which may eat the fd's edge: if a receive is pending,
@@ -240,8 +246,7 @@ class Reader:
         """
         self._claimed = None
         self._finish_receive(receiving, drain=False)
-        if self._resume_timer is None and not self._closing:
-            self._resume_timer = self._loop.call_later(RESUME_INTAKE_S, self._resume_intake)
+        self._resume_later()
 
     async def _run(self) -> None:
         """Finish the receives nobody claimed and start the next ones; sleep in between."""
@@ -284,6 +289,12 @@ class Reader:
         self._rearm_scheduled = False
         if self.waiting and not self._closing:
             self._views.rearm()
+
+    def _resume_later(self) -> None:
+        """Start background intake ``RESUME_INTAKE_S`` from now, if nothing started it by then.
+        One timer per period, not per message."""
+        if self._resume_timer is None and not self._closing:
+            self._resume_timer = self._loop.call_later(RESUME_INTAKE_S, self._resume_intake)
 
     def _resume_intake(self) -> None:
         self._resume_timer = None

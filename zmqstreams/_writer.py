@@ -157,7 +157,7 @@ class Writer:
         else:
             # Queued behind others, it reaches no libzmq call now: know the socket is alive.
             try:
-                self._views.check()
+                self._views.waitable()
             except zmq.ZMQError as exc:
                 raise self._fail(exc, "write") from exc
         self._buf.append((size, own_frames(msg, fixed)))
