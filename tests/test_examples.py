@@ -121,6 +121,12 @@ def check_liveness(out: str) -> None:
     assert out.endswith("subscriber got [b'news: on time']\n"), out
 
 
+def check_large_arrays(out: str) -> None:
+    assert out.splitlines() == [
+        f"received (1024, 1024) float32, mean {mean}, in place" for mean in ("0.5", "1.5", "2.5")
+    ]
+
+
 def check_producer_thread(out: str) -> None:
     assert out.splitlines() == [
         "received 2000 readings from the producer thread",
@@ -130,6 +136,7 @@ def check_producer_thread(out: str) -> None:
 
 CHECKS: dict[str, Callable[[str], None]] = {
     "dealer_router.py": check_dealer_router,
+    "large_arrays.py": check_large_arrays,
     "liveness.py": check_liveness,
     "monitor.py": check_monitor,
     "pipeline.py": check_pipeline,
