@@ -50,11 +50,11 @@ class Reader:
         copy: bool = True,
     ) -> None:
         self._loop = asyncio.get_running_loop()
+        #: The socket; its ``recv`` is looked up per batch, so that a test can replace it (see
+        #: ``zmqstreams.testing.socket_faults``).
         self._views = views
         #: Frames as ``bytes`` (True), or as the ``zmq.Frame`` libzmq filled (False).
         self._copy = copy
-        #: The socket's owner-bound ``recv``, for non-blocking batches.
-        self._recv = views.recv
         #: The other party waiting on this socket's edge (its ``polling`` flag).
         self._writer = writer
         # The owner's callbacks: a fatal error (the stream must end), the socket closed behind
@@ -202,7 +202,9 @@ class Reader:
         if self._receiving is not None or self._claimed is not None or self._stopped:
             return False
         try:
-            taken = receive_ready(self._recv, self._feed, self._buffer.room(), copy=self._copy)
+            taken = receive_ready(
+                self._views.recv, self._feed, self._buffer.room(), copy=self._copy
+            )
         except zmq.ZMQError as exc:
             self._fail(exc, "read")
             return False
@@ -327,7 +329,7 @@ class Reader:
             msg = receiving.result()
             if drain:
                 taken = receive_ready(
-                    self._recv, self._feed, self._buffer.room(), msg, copy=self._copy
+                    self._views.recv, self._feed, self._buffer.room(), msg, copy=self._copy
                 )
                 batch_full = taken >= BATCH
             else:

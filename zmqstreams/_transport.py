@@ -110,6 +110,11 @@ class ZmqTransport(SocketEndpoints):
         """The loop this transport (and its stream) belongs to."""
         return self._affinity
 
+    @property
+    def views(self) -> SocketViews:
+        """The socket, as the parts reach it (for ``zmqstreams.testing.socket_faults``)."""
+        return self._views
+
     def start(self) -> None:
         """Start the reader for socket types that can receive (called once, after set-up)."""
         if self._closing:

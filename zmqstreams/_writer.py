@@ -51,7 +51,6 @@ class Writer:
         "_loop",
         "_low",
         "_owner",
-        "_send",
         "_task",
         "_typed",
         "_views",
@@ -77,9 +76,9 @@ class Writer:
         owner: object,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        #: The socket: its owner-bound ``send``, and its awaitable view for ``POLLOUT``.
+        #: The socket: its ``send`` (looked up per message, so that a test can replace it, see
+        #: ``zmqstreams.testing.socket_faults``), and its awaitable view for ``POLLOUT``.
         self._views = views
-        self._send = views.send
         #: Messages of this many bytes or more send their fixed frames uncopied (``send_now``).
         self._large: int = views.owner.copy_threshold or 1
         self._zmq_type = zmq_type
@@ -139,7 +138,7 @@ class Writer:
             raise ZmqStreamClosed("cannot write: the stream is closed")
         if not self._buf:
             try:
-                send_now(self._send, msg, large=size >= self._large)
+                send_now(self._views.send, msg, large=size >= self._large)
             except zmq.Again:
                 pass
             except zmq.ZMQError as exc:
@@ -225,7 +224,7 @@ class Writer:
         )
 
     async def _run(self) -> None:
-        send = self._send
+        views = self._views
         buf = self._buf
         try:
             poll = readiness(self._views, zmq.POLLOUT)
@@ -240,7 +239,7 @@ class Writer:
                         break
                     size, frames = buf[0]
                     try:
-                        send_now(send, frames, large=size >= self._large)
+                        send_now(views.send, frames, large=size >= self._large)
                     except zmq.Again:
                         break
                     except zmq.ZMQError as exc:

@@ -19,8 +19,8 @@ Fixtures: ``zmq_backend``, ``zmq_transport``, ``zmq_endpoint``, ``zmq_stream_fac
 open, naming the line that created each, or tasks, fds or loop errors behind).  Markers:
 ``zmqstreams``, ``zmqstreams_timeout(seconds)`` and ``zmqstreams_leak_check(enabled=True, *,
 streams=True, tasks=True, fds=True, loop_errors=True)``.  Ini options: ``zmqstreams_timeout``,
-``zmqstreams_leak_check``, ``zmqstreams_leak_settle`` and ``zmqstreams_backends``.  See
-"Testing your code" in the docs.
+``zmqstreams_leak_check``, ``zmqstreams_leak_settle`` and ``zmqstreams_backends``.  Fault
+injection: ``socket_faults(stream)``.  See "Testing your code" in the docs.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from ._backends import zmq_backend as zmq_backend
 from ._endpoints import _zmq_endpoints as _zmq_endpoints
 from ._endpoints import zmq_endpoint as zmq_endpoint
 from ._endpoints import zmq_transport as zmq_transport
+from ._faults import SocketFaults as SocketFaults
+from ._faults import socket_faults as socket_faults
 from ._leaks import pytest_collection_modifyitems as pytest_collection_modifyitems
 from ._leaks import pytest_runtest_makereport as pytest_runtest_makereport
 from ._leaks import zmq_leak_check as zmq_leak_check
@@ -57,6 +59,7 @@ from ._time_limit import pytest_runtest_teardown as pytest_runtest_teardown
 __all__ = (
     "ANYIO_BACKENDS",
     "PairFactory",
+    "SocketFaults",
     "StreamFactory",
     "TimeLimitExceeded",
     "zmq_backend",
@@ -64,6 +67,7 @@ __all__ = (
     "zmq_leak_check",
     "zmq_pair",
     "zmq_pair_factory",
+    "socket_faults",
     "zmq_stream_factory",
     "zmq_transport",
 )
