@@ -8,12 +8,15 @@ from __future__ import annotations
 import array
 import asyncio
 import os
+import socket
+import sys
 from typing import Any
 
 import pytest
 import zmq
 
 import zmqstreams
+from zmqstreams.testing import socket_faults
 
 pytestmark = pytest.mark.anyio
 
@@ -129,19 +132,19 @@ async def test_large_fixed_frames_go_uncopied_and_writable_ones_are_copied(
     """In a message at or above the copy threshold, bytes, zmq.Frame and read-only buffers are
     sent with copy=False, writable buffers with copy=True; a small message is always copied."""
     push, pull = await _pair(make_stream)
-    recorder = RecordingSend(push._writer._send)
-    push._writer._send = recorder
     writable = bytearray(b"w" * BIG)
-    push.write(
-        [
-            b"b" * BIG,
-            zmq.Frame(b"f" * BIG),
-            memoryview(b"r" * BIG),
-            writable,
-        ]
-    )
-    writable[:] = b"X" * BIG  # at once: the sent message is not changed
-    push.write([b"small", bytearray(b"message")])
+    with socket_faults(push) as faults:
+        recorder = faults.send = RecordingSend(faults.send)
+        push.write(
+            [
+                b"b" * BIG,
+                zmq.Frame(b"f" * BIG),
+                memoryview(b"r" * BIG),
+                writable,
+            ]
+        )
+        writable[:] = b"X" * BIG  # at once: the sent message is not changed
+        push.write([b"small", bytearray(b"message")])
     async with asyncio.timeout(10):
         first = await pull.read()
         second = await pull.read()
@@ -152,19 +155,25 @@ async def test_large_fixed_frames_go_uncopied_and_writable_ones_are_copied(
 
 
 async def test_buffered_writable_frames_are_copied_fixed_ones_kept(make_stream: Any) -> None:
-    """A message that must wait in the write buffer keeps its fixed frames as they are and a
-    copy of its writable ones: changing the caller's buffer afterwards changes nothing."""
+    """A message that must wait in the write buffer keeps its fixed frames as they are (the
+    buffer holds a reference, not a copy) and a copy of its writable ones: changing the
+    caller's buffer afterwards changes nothing that is sent."""
+    with socket.socket() as probe:  # a port nobody listens on yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     push = await make_stream(
-        zmq.PUSH, connect="tcp://127.0.0.1:1", options={zmq.IMMEDIATE: 1}
-    )  # nobody there yet: every message waits
+        zmq.PUSH, connect=f"tcp://127.0.0.1:{port}", options={zmq.IMMEDIATE: 1}
+    )  # no peer yet: the message waits in the write buffer
     fixed = b"f" * BIG
     writable = bytearray(b"w" * BIG)
+    references = sys.getrefcount(fixed)
     push.write([fixed, writable])
+    assert push.statistics().write_buffer_messages == 1
+    assert sys.getrefcount(fixed) == references + 1  # kept, not copied
     writable[:] = b"X" * BIG
-    ((_size, frames),) = push._writer._buf
-    assert frames[0] is fixed
-    assert frames[1] == b"w" * BIG
-    assert frames[1] is not writable
+    pull = await make_stream(zmq.PULL, bind=f"tcp://127.0.0.1:{port}")
+    async with asyncio.timeout(10):
+        assert await pull.read() == [fixed, b"w" * BIG]
 
 
 async def test_write_threadsafe_copies_a_writable_buffer_in_the_thread(make_stream: Any) -> None:

@@ -28,6 +28,9 @@ class SocketFaults:
         self._real_send, self._real_recv = send, recv
         #: Frames the failing ``send`` took before it failed (see ``fail_sends``).
         self.sent: list[Any] = []
+        #: What the stream calls for each frame it sends (``send(frame, flags, copy=...)``) and
+        #: for each frame it receives without waiting: the socket's own, until replaced here or
+        #: by the test (a wrapper that records the calls, say).
         self.send: Callable[..., Any] = send
         self.recv: Callable[..., Any] = recv
 
