@@ -56,10 +56,14 @@ async def test_receive_raising_reaches_read(make_stream: Any) -> None:
             faults.fail_receives(ZeroDivisionError("boom"))
             for n in range(3):
                 peer.send(b"%d" % n)
+
+            async def read_all() -> None:
+                while True:
+                    await pull.read()
+
             async with asyncio.timeout(5):
                 with pytest.raises(ZeroDivisionError, match="boom"):
-                    while True:
-                        await pull.read()
+                    await read_all()
         assert isinstance(pull.exception(), ZeroDivisionError)
     finally:
         peer.close(linger=0)
