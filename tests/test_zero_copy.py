@@ -8,8 +8,8 @@ from __future__ import annotations
 import array
 import asyncio
 import os
-import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -154,15 +154,15 @@ async def test_large_fixed_frames_go_uncopied_and_writable_ones_are_copied(
     assert second == [b"small", b"message"]
 
 
-async def test_buffered_writable_frames_are_copied_fixed_ones_kept(make_stream: Any) -> None:
+async def test_buffered_writable_frames_are_copied_fixed_ones_kept(
+    make_stream: Any, tmp_path: Path
+) -> None:
     """A message that must wait in the write buffer keeps its fixed frames as they are (the
     buffer holds a reference, not a copy) and a copy of its writable ones: changing the
     caller's buffer afterwards changes nothing that is sent."""
-    with socket.socket() as probe:  # a port nobody listens on yet
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    address = f"ipc://{tmp_path}/peer"  # nobody else can bind it meanwhile, unlike a tcp port
     push = await make_stream(
-        zmq.PUSH, connect=f"tcp://127.0.0.1:{port}", options={zmq.IMMEDIATE: 1}
+        zmq.PUSH, connect=address, options={zmq.IMMEDIATE: 1}
     )  # no peer yet: the message waits in the write buffer
     fixed = b"f" * BIG
     writable = bytearray(b"w" * BIG)
@@ -171,7 +171,7 @@ async def test_buffered_writable_frames_are_copied_fixed_ones_kept(make_stream: 
     assert push.statistics().write_buffer_messages == 1
     assert sys.getrefcount(fixed) == references + 1  # kept, not copied
     writable[:] = b"X" * BIG
-    pull = await make_stream(zmq.PULL, bind=f"tcp://127.0.0.1:{port}")
+    pull = await make_stream(zmq.PULL, bind=address)
     async with asyncio.timeout(10):
         assert await pull.read() == [fixed, b"w" * BIG]
 

@@ -180,8 +180,7 @@ async def _close_left_open(
         site,
         [task.get_name() for task in tasks_before if task.done()],
         [
-            f"{fd} -> {targets[fd]}"
-            + (" (its ZeroMQ socket)" if fd == own_fd else "")
+            f"{fd} -> {targets[fd]}" + (" (its ZeroMQ socket)" if fd == own_fd else "")
             for fd in gone_fds
         ],
     )
