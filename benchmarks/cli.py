@@ -21,16 +21,20 @@ from typing import Any
 
 import zmq
 
-from benchmarks.contenders import Contender, available_contenders
+from benchmarks.contenders import ZERO_COPY, Contender, available_contenders
 from benchmarks.loopcost import count_loop_cost
 from benchmarks.memory import measure_memory
 from benchmarks.peer import Peer
 from benchmarks.report import Sample, render_tables, save_json, save_plot
-from benchmarks.workloads import CASES, TITLES, Case, RunFailed, measure
+from benchmarks.workloads import CASES, LARGE, TITLES, Case, RunFailed, measure
 
 __all__ = ("main",)
 
-ALL_CONTENDERS = ("zmqstreams", "raw", "blocking", "aiozmq")
+#: The zero-copy variants run the large-message workloads (``LARGE``) only.
+ZERO_COPY_CONTENDERS = tuple(name + ZERO_COPY for name in ("zmqstreams", "raw", "blocking"))
+ALL_CONTENDERS = ("zmqstreams", "raw", "blocking", "aiozmq", *ZERO_COPY_CONTENDERS)
+#: Kept by ``--contender`` whatever it names: the bases of the ratios.
+BASES = ("raw", "blocking", "blocking" + ZERO_COPY)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ QUICK = Settings(
         "push64": 20_000,
         "multi1k": 10_000,
         "big64k": 2_000,
+        "big1m": 200,
+        "big16m": 12,
         "rtt": 1_000,
         "docexample": 1_000,
         "pubsub": 10_000,
@@ -67,6 +73,8 @@ DEFAULT = Settings(
         "push64": 100_000,
         "multi1k": 50_000,
         "big64k": 10_000,
+        "big1m": 1_000,
+        "big16m": 64,
         "rtt": 10_000,
         "docexample": 10_000,
         "pubsub": 50_000,
@@ -92,7 +100,7 @@ class Progress:
         elapsed = time.monotonic() - self.started
         print(
             f"[{self.done:>4}/{self.total}] {elapsed:6.1f}s  {sample.loop:<8} {sample.workload:<8}"
-            f" {sample.case:<20} {sample.contender:<10} r{sample.round}  {result}",
+            f" {sample.case:<20} {sample.contender:<21} r{sample.round}  {result}",
             file=sys.stderr,
             flush=True,
         )
@@ -103,12 +111,14 @@ def _short(key: str, value: float) -> str:
         "rate": "/s",
         "p50_us": " µs p50",
         "p99_us": " µs p99",
+        "gb_s": " GB/s",
         "rss_growth_mb": " MB",
         "turns": " turns",
         "callbacks": " callbacks",
         "micros": " µs",
     }
-    return f"{value:,.0f}{units[key]}" if key == "rate" else f"{value:,.1f}{units[key]}"
+    digits = {"rate": 0, "gb_s": 2}.get(key, 1)
+    return f"{value:,.{digits}f}{units[key]}"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -131,7 +141,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--contender",
         action="append",
         choices=ALL_CONTENDERS,
-        help="run only this contender (repeatable; raw and blocking are kept for the ratios)",
+        help="run only this contender (repeatable; raw, blocking and 'blocking copy=False' are "
+        "kept for the ratios)",
     )
     parser.add_argument(
         "--topology",
@@ -224,14 +235,19 @@ async def _run_loop(
 
 
 def case_contenders(case: Case) -> set[str]:
-    """Who runs ``case``: everyone, but aiozmq's Streams API example is awaited code only.
+    """Who runs ``case``: everyone, but aiozmq's Streams API example is awaited code only, and
+    the zero-copy variants run the large-message workloads only (below pyzmq's copy threshold
+    a copy is cheaper than a ``zmq.Frame``).
 
-    Blocking pyzmq would run each of its four steps in a worker thread, which measures thread
-    hand-offs, not the library.
+    Blocking pyzmq would run each of the example's four steps in a worker thread, which
+    measures thread hand-offs, not the library.
     """
+    if case.workload in LARGE:
+        return set(ALL_CONTENDERS)
+    others = set(ALL_CONTENDERS) - set(ZERO_COPY_CONTENDERS)
     if case.workload == "docexample":
-        return set(ALL_CONTENDERS) - {"blocking"}
-    return set(ALL_CONTENDERS)
+        return others - {"blocking"}
+    return others
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(**{**settings.__dict__, "rounds": args.rounds})
     names = list(ALL_CONTENDERS)
     if args.contender:
-        names = [n for n in ALL_CONTENDERS if n in {*args.contender, "raw", "blocking"}]
+        names = [n for n in ALL_CONTENDERS if n in {*args.contender, *BASES}]
     contenders, notes = available_contenders(names)
     loops = ["asyncio", "uvloop"] if args.loop == "both" else [args.loop]
     try:
@@ -258,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         else []
     )
     loopcost_names = (
-        [c.name for c in contenders if c.name != "blocking"]
+        [c.name for c in contenders if c.name not in ("blocking", *ZERO_COPY_CONTENDERS)]
         if "loopcost" in workloads and "asyncio" in loops
         else []
     )

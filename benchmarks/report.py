@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from benchmarks.workloads import TITLES
+from benchmarks.workloads import LARGE, TITLES
 
 __all__ = ("Sample", "medians", "render_tables", "save_json", "save_plot")
 
@@ -52,6 +52,7 @@ _METRICS: dict[str, list[tuple[str, str, str]]] = {
     ],
     "pubsub": [("rate", "deliveries/s", "higher")],
     "memory": [("rss_growth_mb", "RSS growth MB", "lower")],
+    **{workload: [("gb_s", "GB/s", "higher")] for workload in LARGE},
 }
 _THROUGHPUT = [("rate", "msg/s", "higher")]
 
@@ -61,6 +62,11 @@ CONTENDERS = {
     "raw": "pyzmq's zmq.asyncio, one await per message (the baseline)",
     "blocking": "plain pyzmq, blocking calls in a worker thread",
     "aiozmq": "aiozmq 1.0 streams",
+    "zmqstreams copy=False": "zmqstreams with create_zmq_stream(..., copy=False), reading "
+    "zmq.Frame, writing zmq.Frame",
+    "raw copy=False": "zmq.asyncio with recv_multipart(copy=False) / send_multipart(copy=False)",
+    "blocking copy=False": "blocking pyzmq with recv_multipart(copy=False) / "
+    "send_multipart(copy=False)",
 }
 
 #: What the figures of a workload are, for its legend (throughput workloads: the default).
@@ -71,6 +77,10 @@ _FIGURES = {
     "trip; µs: time per round trip",
     "pubsub": "deliveries/s: messages received per second by all SUBs together",
     "memory": "RSS growth MB: how much the reading process's peak RSS grew during the flood",
+    **{
+        workload: "GB/s: payload received per second, in 10⁹ bytes (the frames' bytes)"
+        for workload in LARGE
+    },
 }
 _THROUGHPUT_FIGURES = "msg/s: messages received per second"
 
@@ -81,6 +91,8 @@ _BASES = ("raw", "blocking")
 def _fmt(value: float, key: str) -> str:
     if key == "rate":
         return f"{value:,.0f}"
+    if key == "gb_s":
+        return f"{value:,.2f}"
     return f"{value:,.1f}"
 
 

@@ -84,3 +84,18 @@ def test_no_column_for_a_base_that_did_not_run() -> None:
     assert "x blocking" not in header
     assert "—" not in table
     assert "No ratios: neither raw nor blocking ran this workload." in legend(table)
+
+
+def test_large_messages_are_shown_in_gb_per_second() -> None:
+    """The large-message tables show GB/s (two decimals), and their legend says what it is."""
+    table = render_tables(
+        [
+            Sample("asyncio", "big1m", "one loop", name, 1, {"rate": rate, "gb_s": gb_s})
+            for name, rate, gb_s in (("zmqstreams", 2000.0, 2.1), ("raw", 1000.0, 1.05))
+        ]
+    )
+    assert "GB/s ↑" in table.splitlines()[2]
+    assert "msg/s" not in table
+    assert cells(table, "zmqstreams")[:3] == ["2.10", "2.10-2.10", "2.00"]
+    assert "GB/s: payload received per second, in 10⁹ bytes" in legend(table)
+
