@@ -23,7 +23,8 @@ import zmq
 
 from benchmarks.contenders import ZERO_COPY, Contender, available_contenders
 from benchmarks.loopcost import count_loop_cost
-from benchmarks.memory import measure_memory
+from benchmarks.memory import FLOODS, Flood, measure_memory
+from benchmarks.messages import SHAPES
 from benchmarks.peer import Peer
 from benchmarks.report import Sample, render_tables, save_json, save_plot
 from benchmarks.workloads import CASES, LARGE, TITLES, Case, RunFailed, measure
@@ -44,8 +45,9 @@ class Settings:
     rounds: int
     counts: dict[str, int]
     timeout: float
-    memory_floods_mb: tuple[int, ...] = (50, 200)
-    memory_contenders: tuple[str, ...] = ("zmqstreams", "raw", "aiozmq")
+    memory_floods: tuple[Flood, ...] = FLOODS
+    #: The zero-copy variants read the floods of large messages only.
+    memory_contenders: tuple[str, ...] = ("zmqstreams", "raw", "aiozmq", "zmqstreams" + ZERO_COPY)
     #: Round trips counted per loop-work run (``loopcost``).
     loopcost_round_trips: int = 5_000
     warmup_fraction: float = 0.2
@@ -64,7 +66,7 @@ QUICK = Settings(
         "pubsub": 10_000,
     },
     timeout=20.0,
-    memory_contenders=("zmqstreams",),
+    memory_contenders=("zmqstreams", "zmqstreams" + ZERO_COPY),
     loopcost_round_trips=1_000,
 )
 DEFAULT = Settings(
@@ -112,7 +114,8 @@ def _short(key: str, value: float) -> str:
         "p50_us": " µs p50",
         "p99_us": " µs p99",
         "gb_s": " GB/s",
-        "rss_growth_mb": " MB",
+        "rss_growth_mb": " MiB",
+        "bound_mb": " MiB bound",
         "turns": " turns",
         "callbacks": " callbacks",
         "micros": " µs",
@@ -250,6 +253,13 @@ def case_contenders(case: Case) -> set[str]:
     return others
 
 
+def flood_contenders(flood: Flood, names: list[str]) -> list[str]:
+    """Who reads ``flood``: ``names``, less the zero-copy variants for small messages."""
+    if SHAPES[flood.shape].large:
+        return names
+    return [name for name in names if name not in ZERO_COPY_CONTENDERS]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     settings = QUICK if args.quick else DEFAULT
@@ -283,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         * (
             sum(len(case_contenders(c) & {x.name for x in contenders}) for c in cases)
             * settings.rounds
-            + len(memory_names) * len(settings.memory_floods_mb)
+            + sum(len(flood_contenders(f, memory_names)) for f in settings.memory_floods)
         )
         + len(loopcost_names) * settings.rounds
     )
@@ -323,9 +333,9 @@ def _run_all(
     for loop in loops:
         with asyncio.Runner(loop_factory=_loop_factory(loop)) as runner:
             runner.run(_run_loop(loop, cases, contenders, settings, samples, progress))
-        for name in memory_names:
-            for flood in settings.memory_floods_mb:
-                sample = Sample(loop, "memory", f"{flood} MB flood", name, 1)
+        for flood in settings.memory_floods:
+            for name in flood_contenders(flood, memory_names):
+                sample = Sample(loop, "memory", flood.label, name, 1)
                 try:
                     sample.metrics = measure_memory(loop, name, flood, settings.timeout)
                 except RunFailed as exc:

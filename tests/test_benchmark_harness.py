@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import zmq
 
-from benchmarks.cli import case_contenders
+from benchmarks.cli import case_contenders, flood_contenders
+from benchmarks.memory import FLOODS
 from benchmarks.messages import SHAPES
 from benchmarks.workloads import CASES, LARGE
 
@@ -74,3 +75,19 @@ def test_large_message_workloads_run_in_every_topology_and_direction() -> None:
             ("peer", "send"),
         }
 
+
+def test_the_zero_copy_reader_is_flooded_with_large_messages_only() -> None:
+    names = ["zmqstreams", "zmqstreams copy=False"]
+    large = [f for f in FLOODS if SHAPES[f.shape].large]
+    assert large, "a flood of large messages"
+    for flood in FLOODS:
+        expected = names if flood in large else ["zmqstreams"]
+        assert flood_contenders(flood, names) == expected
+
+
+def test_the_1_mib_flood_states_a_small_bound() -> None:
+    """64 KiB of read buffer plus 16 queued 1 MiB messages; the flood is far larger."""
+    (small, large) = [f for f in FLOODS if f.shape == "1MiB"]
+    assert small.bound_mib(64 * 1024) == pytest.approx(16.0625)
+    assert small.mib >= 3 * small.bound_mib(64 * 1024)
+    assert large.mib == 4 * small.mib

@@ -194,3 +194,20 @@ def test_no_issue_ratios_without_large_messages() -> None:
     )
     assert LARGE_TITLE not in text
 
+
+def test_memory_table_shows_the_bound_next_to_the_growth() -> None:
+    """The bound is shown as it is (no min-max, no ratio), and the legend says what it is."""
+    table = render_tables(
+        samples(
+            "memory",
+            {
+                "zmqstreams": {"rss_growth_mb": 19.1, "bound_mb": 16.0625},
+                "raw": {"rss_growth_mb": 19.0, "bound_mb": 16.0},
+            },
+        )
+    )
+    header = table.splitlines()[2].split("  ")
+    assert [h.strip() for h in header if h.strip()][-2:] == ["bound MiB", "runs"]
+    assert cells(table, "zmqstreams") == ["19.1", "19.1-19.1", "0.99", "16.1", "1/1"]
+    assert "bound MiB: what the reader may hold" in legend(table)
+    assert "RCVHWM times the message size" in legend(table)
