@@ -107,7 +107,7 @@ async def test_write_takes_frames_and_buffers(make_stream: Any) -> None:
 @pytest.mark.parametrize("bad", ["text", 3, 1.5, [b"nested"], None])
 async def test_write_refuses_what_has_no_buffer(make_stream: Any, bad: Any) -> None:
     push, _pull = await _pair(make_stream)
-    with pytest.raises(TypeError, match="frame 1 of msg must be bytes, zmq.Frame or an object"):
+    with pytest.raises(TypeError, match=r"frame 1 of msg must be bytes, zmq\.Frame or an object"):
         push.write([b"ok", bad])
 
 
