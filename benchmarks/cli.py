@@ -59,8 +59,8 @@ QUICK = Settings(
         "push64": 20_000,
         "multi1k": 10_000,
         "big64k": 2_000,
-        "big1m": 200,
-        "big16m": 12,
+        "big1m": 150,
+        "big16m": 10,
         "rtt": 1_000,
         "docexample": 1_000,
         "pubsub": 10_000,
@@ -129,7 +129,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m benchmarks",
         description="Benchmark zmqstreams against raw zmq.asyncio, blocking pyzmq and aiozmq.",
     )
-    parser.add_argument("--quick", action="store_true", help="fewer messages and rounds (~2 min)")
+    parser.add_argument("--quick", action="store_true", help="fewer messages and rounds (~2.5 min)")
     parser.add_argument("--loop", choices=("asyncio", "uvloop", "both"), default="both")
     parser.add_argument("--json", metavar="FILE", help="save every sample as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="bar chart of ratios (matplotlib)")
