@@ -21,16 +21,21 @@ from typing import Any
 
 import zmq
 
-from benchmarks.contenders import Contender, available_contenders
+from benchmarks.contenders import ZERO_COPY, Contender, available_contenders
 from benchmarks.loopcost import count_loop_cost
-from benchmarks.memory import measure_memory
+from benchmarks.memory import FLOODS, Flood, measure_memory
+from benchmarks.messages import SHAPES
 from benchmarks.peer import Peer
 from benchmarks.report import Sample, render_tables, save_json, save_plot
-from benchmarks.workloads import CASES, TITLES, Case, RunFailed, measure
+from benchmarks.workloads import CASES, LARGE, TITLES, Case, RunFailed, measure
 
 __all__ = ("main",)
 
-ALL_CONTENDERS = ("zmqstreams", "raw", "blocking", "aiozmq")
+#: The zero-copy variants run the large-message workloads (``LARGE``) only.
+ZERO_COPY_CONTENDERS = tuple(name + ZERO_COPY for name in ("zmqstreams", "raw", "blocking"))
+ALL_CONTENDERS = ("zmqstreams", "raw", "blocking", "aiozmq", *ZERO_COPY_CONTENDERS)
+#: Kept by ``--contender`` whatever it names: the bases of the ratios.
+BASES = ("raw", "blocking", "blocking" + ZERO_COPY)
 
 
 @dataclass(frozen=True)
@@ -40,8 +45,9 @@ class Settings:
     rounds: int
     counts: dict[str, int]
     timeout: float
-    memory_floods_mb: tuple[int, ...] = (50, 200)
-    memory_contenders: tuple[str, ...] = ("zmqstreams", "raw", "aiozmq")
+    memory_floods: tuple[Flood, ...] = FLOODS
+    #: The zero-copy variants read the floods of large messages only.
+    memory_contenders: tuple[str, ...] = ("zmqstreams", "raw", "aiozmq", "zmqstreams" + ZERO_COPY)
     #: Round trips counted per loop-work run (``loopcost``).
     loopcost_round_trips: int = 5_000
     warmup_fraction: float = 0.2
@@ -53,12 +59,14 @@ QUICK = Settings(
         "push64": 20_000,
         "multi1k": 10_000,
         "big64k": 2_000,
+        "big1m": 150,
+        "big16m": 10,
         "rtt": 1_000,
         "docexample": 1_000,
         "pubsub": 10_000,
     },
     timeout=20.0,
-    memory_contenders=("zmqstreams",),
+    memory_contenders=("zmqstreams", "zmqstreams" + ZERO_COPY),
     loopcost_round_trips=1_000,
 )
 DEFAULT = Settings(
@@ -67,6 +75,8 @@ DEFAULT = Settings(
         "push64": 100_000,
         "multi1k": 50_000,
         "big64k": 10_000,
+        "big1m": 1_000,
+        "big16m": 64,
         "rtt": 10_000,
         "docexample": 10_000,
         "pubsub": 50_000,
@@ -92,7 +102,7 @@ class Progress:
         elapsed = time.monotonic() - self.started
         print(
             f"[{self.done:>4}/{self.total}] {elapsed:6.1f}s  {sample.loop:<8} {sample.workload:<8}"
-            f" {sample.case:<20} {sample.contender:<10} r{sample.round}  {result}",
+            f" {sample.case:<20} {sample.contender:<21} r{sample.round}  {result}",
             file=sys.stderr,
             flush=True,
         )
@@ -103,12 +113,15 @@ def _short(key: str, value: float) -> str:
         "rate": "/s",
         "p50_us": " µs p50",
         "p99_us": " µs p99",
-        "rss_growth_mb": " MB",
+        "gb_s": " GB/s",
+        "rss_growth_mb": " MiB",
+        "bound_mb": " MiB bound",
         "turns": " turns",
         "callbacks": " callbacks",
         "micros": " µs",
     }
-    return f"{value:,.0f}{units[key]}" if key == "rate" else f"{value:,.1f}{units[key]}"
+    digits = {"rate": 0, "gb_s": 2}.get(key, 1)
+    return f"{value:,.{digits}f}{units[key]}"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -116,7 +129,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m benchmarks",
         description="Benchmark zmqstreams against raw zmq.asyncio, blocking pyzmq and aiozmq.",
     )
-    parser.add_argument("--quick", action="store_true", help="fewer messages and rounds (~2 min)")
+    parser.add_argument("--quick", action="store_true", help="fewer messages and rounds (~2.5 min)")
     parser.add_argument("--loop", choices=("asyncio", "uvloop", "both"), default="both")
     parser.add_argument("--json", metavar="FILE", help="save every sample as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="bar chart of ratios (matplotlib)")
@@ -131,7 +144,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--contender",
         action="append",
         choices=ALL_CONTENDERS,
-        help="run only this contender (repeatable; raw and blocking are kept for the ratios)",
+        help="run only this contender (repeatable; raw, blocking and 'blocking copy=False' are "
+        "kept for the ratios)",
     )
     parser.add_argument(
         "--topology",
@@ -224,14 +238,26 @@ async def _run_loop(
 
 
 def case_contenders(case: Case) -> set[str]:
-    """Who runs ``case``: everyone, but aiozmq's Streams API example is awaited code only.
+    """Who runs ``case``: everyone, but aiozmq's Streams API example is awaited code only, and
+    the zero-copy variants run the large-message workloads only (below pyzmq's copy threshold
+    a copy is cheaper than a ``zmq.Frame``).
 
-    Blocking pyzmq would run each of its four steps in a worker thread, which measures thread
-    hand-offs, not the library.
+    Blocking pyzmq would run each of the example's four steps in a worker thread, which
+    measures thread hand-offs, not the library.
     """
+    if case.workload in LARGE:
+        return set(ALL_CONTENDERS)
+    others = set(ALL_CONTENDERS) - set(ZERO_COPY_CONTENDERS)
     if case.workload == "docexample":
-        return set(ALL_CONTENDERS) - {"blocking"}
-    return set(ALL_CONTENDERS)
+        return others - {"blocking"}
+    return others
+
+
+def flood_contenders(flood: Flood, names: list[str]) -> list[str]:
+    """Who reads ``flood``: ``names``, less the zero-copy variants for small messages."""
+    if SHAPES[flood.shape].large:
+        return names
+    return [name for name in names if name not in ZERO_COPY_CONTENDERS]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(**{**settings.__dict__, "rounds": args.rounds})
     names = list(ALL_CONTENDERS)
     if args.contender:
-        names = [n for n in ALL_CONTENDERS if n in {*args.contender, "raw", "blocking"}]
+        names = [n for n in ALL_CONTENDERS if n in {*args.contender, *BASES}]
     contenders, notes = available_contenders(names)
     loops = ["asyncio", "uvloop"] if args.loop == "both" else [args.loop]
     try:
@@ -258,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         else []
     )
     loopcost_names = (
-        [c.name for c in contenders if c.name != "blocking"]
+        [c.name for c in contenders if c.name not in ("blocking", *ZERO_COPY_CONTENDERS)]
         if "loopcost" in workloads and "asyncio" in loops
         else []
     )
@@ -267,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         * (
             sum(len(case_contenders(c) & {x.name for x in contenders}) for c in cases)
             * settings.rounds
-            + len(memory_names) * len(settings.memory_floods_mb)
+            + sum(len(flood_contenders(f, memory_names)) for f in settings.memory_floods)
         )
         + len(loopcost_names) * settings.rounds
     )
@@ -307,9 +333,9 @@ def _run_all(
     for loop in loops:
         with asyncio.Runner(loop_factory=_loop_factory(loop)) as runner:
             runner.run(_run_loop(loop, cases, contenders, settings, samples, progress))
-        for name in memory_names:
-            for flood in settings.memory_floods_mb:
-                sample = Sample(loop, "memory", f"{flood} MB flood", name, 1)
+        for flood in settings.memory_floods:
+            for name in flood_contenders(flood, memory_names):
+                sample = Sample(loop, "memory", flood.label, name, 1)
                 try:
                     sample.metrics = measure_memory(loop, name, flood, settings.timeout)
                 except RunFailed as exc:

@@ -10,11 +10,17 @@ except the request/reply latencies, which must be taken inside the loop.
   message.  The baseline every ratio is taken against.
 * ``blocking``: plain pyzmq with blocking calls, each loop in a worker thread (the loop idles).
 * ``aiozmq``: aiozmq streams, used like zmqstreams; only when aiozmq is importable.
+
+zmqstreams, raw and blocking also come as zero-copy variants (``copy=False`` in their names),
+which run the large-message workloads only: they receive ``zmq.Frame`` objects
+(``create_zmq_stream(..., copy=False)``, ``recv_multipart(copy=False)``) and send without a
+copy (zmqstreams: ``write()`` of a ``zmq.Frame``; the others ``send_multipart(copy=False)``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -32,6 +38,7 @@ __all__ = (
     "Contender",
     "Make",
     "available_contenders",
+    "ZERO_COPY",
     "blocking_echo_n",
     "blocking_recv_n",
     "blocking_recv_until",
@@ -47,21 +54,31 @@ E = TypeVar("E")
 #: A blocking call waits at most this long for a single message before giving up (ms).
 BLOCKING_TIMEOUT_MS = 10_000
 
+#: How a zero-copy variant's name ends.
+ZERO_COPY = " copy=False"
+
 
 class Contender(ABC, Generic[E]):
     """One library under test; ``E`` is its socket handle type."""
 
     #: Short name used in tables and JSON.
     name: str
+    #: False for a zero-copy variant: it receives ``zmq.Frame`` objects and sends without a copy.
+    copy: bool = True
+
+    def _named(self, name: str, copy: bool) -> None:
+        self.copy = copy
+        self.name = name if copy else name + ZERO_COPY
 
     @abstractmethod
     async def open(
-        self, kind: int, addr: str, *, bind: bool, no_hwm: bool = False
+        self, kind: int, addr: str, *, bind: bool, hwm: int | None = None
     ) -> tuple[E, str]:
         """Open a socket of ``kind``, bind or connect it to ``addr``; return it and the endpoint.
 
-        ``no_hwm`` lifts ZeroMQ's high-water marks (PUB/SUB would otherwise drop messages).
-        SUB sockets are subscribed to everything.
+        ``hwm`` sets ZeroMQ's high-water marks (SNDHWM and RCVHWM; 0 lifts them, so that
+        PUB/SUB never drops a message), before any bind or connect; None keeps ZeroMQ's
+        default.  SUB sockets are subscribed to everything.
         """
 
     @abstractmethod
@@ -97,12 +114,23 @@ class Contender(ABC, Generic[E]):
         """Echo ``n`` messages back to their sender (a ROUTER end)."""
 
 
-def _subscribe_all(kind: int, setsockopt: Callable[[int, Any], None], no_hwm: bool) -> None:
-    if no_hwm:
-        setsockopt(zmq.SNDHWM, 0)
-        setsockopt(zmq.RCVHWM, 0)
+def _set_options(kind: int, setsockopt: Callable[[int, Any], None], hwm: int | None) -> None:
+    if hwm is not None:
+        setsockopt(zmq.SNDHWM, hwm)
+        setsockopt(zmq.RCVHWM, hwm)
     if kind == zmq.SUB:
         setsockopt(zmq.SUBSCRIBE, b"")
+
+
+def _uncopied(method: Callable[..., Any], copy: bool) -> Callable[..., Any]:
+    """``method`` (a socket's send or receive), with ``copy=False`` for a zero-copy variant."""
+    return method if copy else functools.partial(method, copy=False)
+
+
+def _as_frames(make: Make) -> Make:
+    """``make``, its frames handed over as ``zmq.Frame`` objects sharing the bytes' memory."""
+    frame = zmq.Frame
+    return lambda seq: [frame(data, copy=False) for data in make(seq)]
 
 
 class _StreamsApi(Contender[Any]):
@@ -115,12 +143,12 @@ class _StreamsApi(Contender[Any]):
     create: Callable[..., Awaitable[Any]]
 
     async def open(
-        self, kind: int, addr: str, *, bind: bool, no_hwm: bool = False
+        self, kind: int, addr: str, *, bind: bool, hwm: int | None = None
     ) -> tuple[Any, str]:
         stream = await self.create(kind)
         transport = stream.transport
         assert transport is not None
-        _subscribe_all(kind, transport.setsockopt, no_hwm)
+        _set_options(kind, transport.setsockopt, hwm)
         endpoint = await (transport.bind(addr) if bind else transport.connect(addr))
         return stream, endpoint
 
@@ -173,12 +201,20 @@ class _StreamsApi(Contender[Any]):
 
 
 class ZmqStreams(_StreamsApi):
-    """zmqstreams, the library under test."""
+    """zmqstreams, the library under test.
 
-    name = "zmqstreams"
+    The zero-copy variant reads from streams made with ``copy=False`` (``read()`` gives
+    ``zmq.Frame`` objects) and writes each frame as a ``zmq.Frame``, the form it reads and
+    forwards.  It does not write ``bytes``: ``write()`` already sends large ``bytes`` frames
+    without a copy, so that would run the same code as the default variant.
+    """
 
-    def __init__(self) -> None:
-        self.create = zmqstreams.create_zmq_stream
+    def __init__(self, copy: bool = True) -> None:
+        self._named("zmqstreams", copy)
+        self.create = functools.partial(zmqstreams.create_zmq_stream, copy=copy)
+
+    async def send_n(self, end: Any, make: Make, start: int, n: int) -> None:
+        await super().send_n(end, make if self.copy else _as_frames(make), start, n)
 
     async def close(self, end: zmqstreams.ZmqStream) -> None:
         end.close()
@@ -186,19 +222,19 @@ class ZmqStreams(_StreamsApi):
 
 
 class RawAsyncio(Contender[zmq.asyncio.Socket]):
-    """``zmq.asyncio`` the obvious way: one awaited call per message."""
+    """``zmq.asyncio`` the obvious way: one awaited call per message (the zero-copy variant
+    passes ``copy=False`` to each)."""
 
-    name = "raw"
-
-    def __init__(self) -> None:
+    def __init__(self, copy: bool = True) -> None:
+        self._named("raw", copy)
         self._ctx = zmq.asyncio.Context.instance()
 
     async def open(
-        self, kind: int, addr: str, *, bind: bool, no_hwm: bool = False
+        self, kind: int, addr: str, *, bind: bool, hwm: int | None = None
     ) -> tuple[zmq.asyncio.Socket, str]:
         sock = self._ctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 1000)
-        _subscribe_all(kind, sock.setsockopt, no_hwm)
+        _set_options(kind, sock.setsockopt, hwm)
         if bind:
             sock.bind(addr)
             endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
@@ -211,7 +247,7 @@ class RawAsyncio(Contender[zmq.asyncio.Socket]):
         end.close()
 
     async def send_n(self, end: zmq.asyncio.Socket, make: Make, start: int, n: int) -> None:
-        send = end.send_multipart
+        send = _uncopied(end.send_multipart, self.copy)
         for seq in range(start, start + n):
             await send(make(seq))
 
@@ -219,7 +255,7 @@ class RawAsyncio(Contender[zmq.asyncio.Socket]):
         await end.send_multipart(msg)
 
     async def recv_n(self, end: zmq.asyncio.Socket, check: Check, start: int, n: int) -> int:
-        recv = end.recv_multipart
+        recv = _uncopied(end.recv_multipart, self.copy)
         bad = 0
         for seq in range(start, start + n):
             if not check(await recv(), seq):
@@ -270,12 +306,12 @@ class Blocking(Contender[_BlockingEnd]):
 
     Every blocking call gives up after ``BLOCKING_TIMEOUT_MS`` without a message, so a broken
     run ends; ``close()`` waits for the socket's threads before closing it (pyzmq sockets must
-    not be closed under a thread using them).
+    not be closed under a thread using them).  The zero-copy variant sends and receives the
+    messages it times with ``copy=False``.
     """
 
-    name = "blocking"
-
-    def __init__(self) -> None:
+    def __init__(self, copy: bool = True) -> None:
+        self._named("blocking", copy)
         self._ctx: zmq.Context[zmq.Socket[Any]] = zmq.Context.instance()
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="bench-blocking")
 
@@ -286,13 +322,13 @@ class Blocking(Contender[_BlockingEnd]):
         return asyncio.wrap_future(future)
 
     async def open(
-        self, kind: int, addr: str, *, bind: bool, no_hwm: bool = False
+        self, kind: int, addr: str, *, bind: bool, hwm: int | None = None
     ) -> tuple[_BlockingEnd, str]:
         sock = self._ctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 1000)
         sock.setsockopt(zmq.RCVTIMEO, BLOCKING_TIMEOUT_MS)
         sock.setsockopt(zmq.SNDTIMEO, BLOCKING_TIMEOUT_MS)
-        _subscribe_all(kind, sock.setsockopt, no_hwm)
+        _set_options(kind, sock.setsockopt, hwm)
         if bind:
             sock.bind(addr)
             return _BlockingEnd(sock), sock.getsockopt_string(zmq.LAST_ENDPOINT)
@@ -305,13 +341,13 @@ class Blocking(Contender[_BlockingEnd]):
         end.sock.close()
 
     async def send_n(self, end: _BlockingEnd, make: Make, start: int, n: int) -> None:
-        await self._run(end, blocking_send_n, end.sock, make, start, n)
+        await self._run(end, blocking_send_n, end.sock, make, start, n, self.copy)
 
     async def send_one(self, end: _BlockingEnd, msg: list[bytes]) -> None:
         await self._run(end, end.sock.send_multipart, msg)
 
     async def recv_n(self, end: _BlockingEnd, check: Check, start: int, n: int) -> int:
-        bad: int = await self._run(end, blocking_recv_n, end.sock, check, start, n)
+        bad: int = await self._run(end, blocking_recv_n, end.sock, check, start, n, self.copy)
         return bad
 
     async def recv_one(self, end: _BlockingEnd) -> list[bytes]:
@@ -336,14 +372,18 @@ class Blocking(Contender[_BlockingEnd]):
 # The blocking loops are plain functions so that the peer process can use them too.
 
 
-def blocking_send_n(sock: zmq.Socket[Any], make: Make, start: int, n: int) -> None:
-    send = sock.send_multipart
+def blocking_send_n(
+    sock: zmq.Socket[Any], make: Make, start: int, n: int, copy: bool = True
+) -> None:
+    send = _uncopied(sock.send_multipart, copy)
     for seq in range(start, start + n):
         send(make(seq))
 
 
-def blocking_recv_n(sock: zmq.Socket[Any], check: Check, start: int, n: int) -> int:
-    recv = sock.recv_multipart
+def blocking_recv_n(
+    sock: zmq.Socket[Any], check: Check, start: int, n: int, copy: bool = True
+) -> int:
+    recv = _uncopied(sock.recv_multipart, copy)
     bad = 0
     for seq in range(start, start + n):
         if not check(recv(), seq):
@@ -380,7 +420,7 @@ def blocking_echo_n(sock: zmq.Socket[Any], n: int) -> None:
 
 
 class AioZmq(_StreamsApi):
-    """aiozmq streams, when installed."""
+    """aiozmq streams, when installed (no zero-copy variant: aiozmq has no zero-copy API)."""
 
     name = "aiozmq"
 
@@ -406,6 +446,9 @@ def available_contenders(names: list[str]) -> tuple[list[Contender[Any]], list[s
         "raw": RawAsyncio,
         "blocking": Blocking,
         "aiozmq": AioZmq,
+        "zmqstreams" + ZERO_COPY: functools.partial(ZmqStreams, copy=False),
+        "raw" + ZERO_COPY: functools.partial(RawAsyncio, copy=False),
+        "blocking" + ZERO_COPY: functools.partial(Blocking, copy=False),
     }
     chosen: list[Contender[Any]] = []
     notes: list[str] = []

@@ -1,9 +1,11 @@
 """Profile one contender on one case with cProfile, to find where the per-message time goes.
 
-``python -m benchmarks.profiling [recv|send|loop|rtt|pubsub] [--contender zmqstreams]
-[--loop asyncio] [--count 100000] [--top 25]``.  The measured side runs under cProfile in this
-process (for ``recv``, ``send`` and ``rtt`` the peer is a separate, unprofiled process); the
-top functions by own time and by cumulative time are printed.  For a sampling profile without
+``python -m benchmarks.profiling [recv|send|loop|rtt|pubsub] [--workload push64]
+[--contender zmqstreams] [--loop asyncio] [--count 100000] [--top 25]``.  The measured side runs
+under cProfile in this process (for ``recv``, ``send`` and ``rtt`` the peer is a separate,
+unprofiled process); the top functions by own time and by cumulative time are printed.
+``--workload`` picks the messages of ``recv``, ``send`` and ``loop`` (``big1m``: 1 MiB frames;
+give a ``--count`` to match, e.g. 2000).  For a sampling profile without
 cProfile's overhead, run the same command under ``py-spy record -o out.svg --`` instead.
 """
 
@@ -16,32 +18,47 @@ import pstats
 import sys
 from typing import Any
 
+from benchmarks.cli import ALL_CONTENDERS
 from benchmarks.contenders import available_contenders
 from benchmarks.peer import Peer
-from benchmarks.workloads import Case, measure
+from benchmarks.workloads import CASES, LARGE, Case, measure
 
 __all__ = ("main",)
 
+#: The cases by name: (topology, direction), and the workload when it is fixed.
 _CASES = {
-    "recv": Case("push64", "peer", "recv", "64B"),
-    "send": Case("push64", "peer", "send", "64B"),
-    "loop": Case("push64", "loop", "both", "64B"),
-    "rtt": Case("rtt", "peer", "rtt", "64B"),
-    "pubsub": Case("pubsub", "loop", "both", "64B"),
+    "recv": ("peer", "recv", None),
+    "send": ("peer", "send", None),
+    "loop": ("loop", "both", None),
+    "rtt": ("peer", "rtt", "rtt"),
+    "pubsub": ("loop", "both", "pubsub"),
 }
+#: The workloads ``--workload`` may pick, for recv, send and loop.
+_THROUGHPUT = ("push64", "multi1k", *LARGE)
+
+
+def _case(name: str, workload: str) -> Case:
+    topology, direction, fixed = _CASES[name]
+    wanted = fixed or workload
+    return next(
+        case
+        for case in CASES
+        if (case.workload, case.topology, case.direction) == (wanted, topology, direction)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profiling")
     parser.add_argument("case", choices=tuple(_CASES), nargs="?", default="recv")
-    parser.add_argument("--contender", default="zmqstreams")
+    parser.add_argument("--workload", choices=_THROUGHPUT, default="push64")
+    parser.add_argument("--contender", choices=ALL_CONTENDERS, default="zmqstreams")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--no-cprofile", action="store_true", help="just run (for py-spy)")
     args = parser.parse_args(argv)
     (contender,), _ = available_contenders([args.contender])
-    case = _CASES[args.case]
+    case = _case(args.case, args.workload)
     factory: Any = None
     if args.loop == "uvloop":
         import uvloop

@@ -22,7 +22,7 @@ from benchmarks.contenders import Contender
 from benchmarks.messages import SHAPES
 from benchmarks.peer import Peer, PeerError
 
-__all__ = ("CASES", "TITLES", "Case", "RunFailed", "measure")
+__all__ = ("CASES", "LARGE", "TITLES", "Case", "RunFailed", "measure")
 
 ADDR = "tcp://127.0.0.1:*"
 #: Subscribers in the PUB/SUB workload.
@@ -39,7 +39,7 @@ class RunFailed(Exception):
 class Case:
     """One workload in one topology; ``direction`` says which side is measured."""
 
-    workload: str  # push64 | multi1k | big64k | rtt | docexample | pubsub
+    workload: str  # push64 | multi1k | big64k | big1m | big16m | rtt | docexample | pubsub
     topology: str  # loop (both ends in one event loop) | peer (peer in another process)
     direction: str  # both | recv | send | rtt
     shape: str  # a key of messages.SHAPES
@@ -55,16 +55,21 @@ TITLES: dict[str, str] = {
     "push64": "PUSH/PULL, 64 B messages",
     "multi1k": "PUSH/PULL, 3-frame messages of 1 KiB frames",
     "big64k": "PUSH/PULL, 64 KiB frames",
+    "big1m": "PUSH/PULL, 1 MiB frames",
+    "big16m": "PUSH/PULL, 16 MiB frames",
     "rtt": "DEALER/ROUTER round trip, 64 B, one request outstanding",
     "docexample": "aiozmq's Streams API example: DEALER writes, ROUTER reads and echoes, "
     "DEALER reads (one task)",
     "pubsub": f"PUB to {SUBSCRIBERS} SUBs, 64 B messages, one loop",
 }
 
+#: The large-message workloads: figures in GB/s, and the zero-copy contenders run them too.
+LARGE: dict[str, str] = {"big64k": "64KiB", "big1m": "1MiB", "big16m": "16MiB"}
+
 CASES: tuple[Case, ...] = (
     *(
         case
-        for workload, shape in (("push64", "64B"), ("multi1k", "3x1KiB"), ("big64k", "64KiB"))
+        for workload, shape in (("push64", "64B"), ("multi1k", "3x1KiB"), *LARGE.items())
         for case in (
             Case(workload, "loop", "both", shape),
             Case(workload, "peer", "recv", shape),
@@ -83,8 +88,9 @@ async def measure(
 ) -> dict[str, float]:
     """Run ``case`` once for ``contender`` with ``count`` timed messages; return its metrics.
 
-    Throughput cases give ``{"rate": messages per second}`` (deliveries for PUB/SUB); round
-    trips give ``{"p50_us", "p99_us"}``.  Raises ``RunFailed``.
+    Throughput cases give ``{"rate": messages per second}`` (deliveries for PUB/SUB), and the
+    large-message ones ``"gb_s"`` too (10^9 payload bytes per second); round trips give
+    ``{"p50_us", "p99_us"}``.  Raises ``RunFailed``.
     """
     runner = {
         ("loop", "both"): _loop_stream,
@@ -98,11 +104,14 @@ async def measure(
     elif case.workload == "docexample":
         runner = _loop_doc_example
     try:
-        return await asyncio.wait_for(runner(case, contender, peer, count, limit), limit)
+        metrics = await asyncio.wait_for(runner(case, contender, peer, count, limit), limit)
     except TimeoutError:
         raise RunFailed(f"did not finish within {limit:.0f} s") from None
     except PeerError as exc:
         raise RunFailed(str(exc)) from None
+    if case.workload in LARGE:
+        metrics["gb_s"] = metrics["rate"] * SHAPES[case.shape].message_bytes / 1e9
+    return metrics
 
 
 def _verify(bad: int, what: str) -> None:
@@ -121,9 +130,9 @@ async def _loop_stream(
 ) -> dict[str, float]:
     shape = SHAPES[case.shape]
     make, check = shape.maker(), shape.checker()
-    pull, endpoint = await c.open(zmq.PULL, ADDR, bind=True)
+    pull, endpoint = await c.open(zmq.PULL, ADDR, bind=True, hwm=shape.hwm)
     try:
-        push, _ = await c.open(zmq.PUSH, endpoint, bind=False)
+        push, _ = await c.open(zmq.PUSH, endpoint, bind=False, hwm=shape.hwm)
         try:
             await c.send_n(push, make, 0, 1)
             _verify(await c.recv_n(pull, check, 0, 1), "(priming)")
@@ -148,7 +157,7 @@ async def _peer_recv(
 ) -> dict[str, float]:
     shape = SHAPES[case.shape]
     check = shape.checker()
-    pull, endpoint = await c.open(zmq.PULL, ADDR, bind=True)
+    pull, endpoint = await c.open(zmq.PULL, ADDR, bind=True, hwm=shape.hwm)
     try:
         peer.start("source", endpoint, case.shape, count + 1)
         _verify(await c.recv_n(pull, check, 0, 1), "(priming)")
@@ -165,8 +174,9 @@ async def _peer_recv(
 async def _peer_send(
     case: Case, c: Contender[Any], peer: Peer, count: int, limit: float
 ) -> dict[str, float]:
-    make = SHAPES[case.shape].maker()
-    push, endpoint = await c.open(zmq.PUSH, ADDR, bind=True)
+    shape = SHAPES[case.shape]
+    make = shape.maker()
+    push, endpoint = await c.open(zmq.PUSH, ADDR, bind=True, hwm=shape.hwm)
     try:
         peer.start("sink", endpoint, case.shape, count + 1)
         await c.send_n(push, make, 0, 1)
@@ -261,11 +271,11 @@ async def _loop_pubsub(
     """PUB and 4 SUBs in one loop; HWMs lifted so that PUB never drops (a drop fails the run)."""
     shape = SHAPES[case.shape]
     make, check = shape.maker(), shape.checker()
-    pub, endpoint = await c.open(zmq.PUB, ADDR, bind=True, no_hwm=True)
+    pub, endpoint = await c.open(zmq.PUB, ADDR, bind=True, hwm=0)
     subs: list[Any] = []
     try:
         for _ in range(SUBSCRIBERS):
-            subs.append((await c.open(zmq.SUB, endpoint, bind=False, no_hwm=True))[0])
+            subs.append((await c.open(zmq.SUB, endpoint, bind=False, hwm=0))[0])
         # Subscriptions travel asynchronously: publish a marker until every SUB has one.
         joined = [asyncio.ensure_future(c.recv_until(sub, [b"S"])) for sub in subs]
         try:
