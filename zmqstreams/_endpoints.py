@@ -1,10 +1,11 @@
-"""The ZeroMQ half of ``ZmqTransport``'s API: options, endpoints, subscriptions, monitor.
+"""Endpoints: the ZeroMQ half of ``ZmqTransport``'s API, options, endpoints, subscriptions
+and the monitor switch, as a part the transport owns and forwards those calls to.
 
-A base class, so that ``ZmqTransport`` stays the thin owner of its parts: this half calls the
-socket, remembers what it was asked (bindings, connections, topics) and switches the monitor on
-and off.  Every call that may process the socket's command queue ends with ``_rearm()``, which
-the transport defines: ZeroMQ's fd is edge-triggered, and a pending receive must not miss its
-wake-up.
+It calls the socket, remembers what it was asked (bindings, connections, topics) and switches
+the monitor on and off.  Every call that may process the socket's commands ends with
+``Edge.touched()``: ZeroMQ's fd is edge-triggered, and a pending wait must not miss its wake-up.
+What the owner decides is given as callables: whether the stream is closing, and what error a
+failed call raises (a socket that is gone ends the stream).
 """
 
 from __future__ import annotations
@@ -18,36 +19,56 @@ import zmq
 import zmq.asyncio
 
 from ._affinity import LoopAffinity
+from ._edge import Edge
 from ._errors import ZmqStreamClosed, option_name
 from ._events import EventQueue
 from ._monitor import Monitor
 from ._socket import SocketViews
 
-__all__ = ("SocketEndpoints",)
+__all__ = ("Endpoints",)
 
 logger = logging.getLogger("zmqstreams")
 
 
-class SocketEndpoints:
-    """Options, endpoints, subscriptions and monitor of one socket (``ZmqTransport``'s base)."""
+class Endpoints:
+    """Options, endpoints, subscriptions and monitor of one socket (see ``ZmqTransport``)."""
 
-    def __init__(self, views: SocketViews, zmq_type: int, affinity: LoopAffinity) -> None:
+    def __init__(
+        self,
+        views: SocketViews,
+        zmq_type: int,
+        affinity: LoopAffinity,
+        edge: Edge,
+        *,
+        closing: Callable[[], bool],
+        failed: Callable[[zmq.ZMQError, str], Exception],
+        cancelled: Callable[[], None],
+        owner: object,
+    ) -> None:
         self._loop = affinity.loop
         #: Every call that does I/O or changes state checks it first.
         self._affinity = affinity
         self._views = views
+        self._edge = edge
         self._zmq_type = zmq_type
+        # The owner's answers: is the stream closing, what does a failed call raise, and the
+        # monitor task's CancelledError (see ZmqTransport); the owner is named in log records.
+        self._closing, self._failed, self._cancelled = closing, failed, cancelled
+        self._owner = owner
         self._bindings: set[str] = set()
         self._connections: set[str] = set()
         self._subscriptions: set[bytes] = set()
-        #: True once close() or abort() began; the socket may still be flushing.
-        self._closing = False
         #: Where monitor events go: the stream's queue, once the transport is attached to one.
-        self._events = EventQueue(None)
+        self.events = EventQueue(None)
         #: The running monitor (None while disabled).
         self._monitor: Monitor | None = None
         #: The last stopped monitor's task, for ``wait_closed()`` (it may outlive ``stop()``).
         self._monitor_stopping: asyncio.Task[None] | None = None
+
+    @property
+    def monitor_task(self) -> asyncio.Task[None] | None:
+        """The monitor's task, running or stopping, for ``wait_closed()``."""
+        return self._monitor.task if self._monitor is not None else self._monitor_stopping
 
     def getsockopt(self, option: int) -> Any:
         """Return a socket option; ``zmq.LAST_ENDPOINT`` comes back as ``str``."""
@@ -55,9 +76,9 @@ class SocketEndpoints:
         try:
             value = self._views.get(option)
         except zmq.ZMQError as exc:
-            raise self._call_failed(exc, f"getsockopt({option_name(option)})") from exc
+            raise self._failed(exc, f"getsockopt({option_name(option)})") from exc
         if option == zmq.EVENTS:
-            self._rearm()  # reading EVENTS processes the socket's commands: it may eat an edge
+            self._edge.touched()  # reading EVENTS processes the socket's commands
         if option == zmq.LAST_ENDPOINT and isinstance(value, bytes):
             return value.decode("utf-8").rstrip("\x00")
         return value
@@ -68,12 +89,12 @@ class SocketEndpoints:
         try:
             self._views.set(option, value)
         except zmq.ZMQError as exc:
-            raise self._call_failed(exc, f"setsockopt({option_name(option)})") from exc
+            raise self._failed(exc, f"setsockopt({option_name(option)})") from exc
         if option == zmq.SUBSCRIBE:
             self._subscriptions.add(value)
         elif option == zmq.UNSUBSCRIBE:
             self._subscriptions.discard(value)
-        self._rearm()
+        self._edge.touched()
 
     def bind(self, endpoint: str) -> asyncio.Future[str]:
         """Bind to ``endpoint``; the awaitable gives the real endpoint (wildcard port resolved).
@@ -155,47 +176,36 @@ class SocketEndpoints:
         stream's queue of ``events_backlog``.
         """
         self._affinity.check("enable_monitor()")
-        if self._closing:
+        if self._closing():
             raise ZmqStreamClosed("cannot enable the monitor: the stream is closed")
         if self._monitor is not None:
             return
         mask = zmq.EVENT_ALL if events is None else events
         try:
-            self._monitor = Monitor(self._views, mask, self._events, self._on_cancelled)
+            self._monitor = Monitor(self._views, mask, self.events, self._cancelled)
         except zmq.ZMQError as exc:
-            raise self._call_failed(exc, "enable_monitor") from exc
-        self._rearm()
-        logger.debug("monitor started on %r", self)
+            raise self._failed(exc, "enable_monitor") from exc
+        self._edge.touched()
+        logger.debug("monitor started on %r", self._owner)
 
     async def disable_monitor(self) -> None:
         """Stop the monitor (disable it, then close its PAIR socket) and wait for its task."""
         self._affinity.check("disable_monitor()")
-        task = self._stop_monitor()
+        task = self.stop_monitor()
         if task is not None:
             await asyncio.wait([task])
 
-    # ------------------------------------------------------------------ internals
-
-    def _rearm(self) -> None:
-        """Make pyzmq re-check readiness after a synchronous call (see the subclass)."""
-        raise NotImplementedError
-
-    def _on_cancelled(self) -> None:
-        """Handle ``CancelledError`` in a task (see the subclass)."""
-        raise NotImplementedError
-
-    def _call_failed(self, exc: zmq.ZMQError, what: str) -> Exception:
-        """The error to raise for a failed call (see the subclass)."""
-        raise NotImplementedError
-
-    def _stop_monitor(self) -> asyncio.Task[None] | None:
+    def stop_monitor(self) -> asyncio.Task[None] | None:
+        """Stop the monitor, if it runs; return its task (it may outlive this call)."""
         monitor = self._monitor
         if monitor is None:
             return None
         self._monitor = None
         task = self._monitor_stopping = monitor.stop()
-        logger.debug("monitor stopped on %r", self)
+        logger.debug("monitor stopped on %r", self._owner)
         return task
+
+    # ------------------------------------------------------------------ internals
 
     def _endpoint_call(
         self, action: str, endpoint: str, call: Callable[[], Any]
@@ -205,18 +215,18 @@ class SocketEndpoints:
         try:
             if not isinstance(endpoint, str):
                 raise TypeError(f"{action}() endpoint must be a str, got {endpoint!r}")
-            if self._closing:
+            if self._closing():
                 raise ZmqStreamClosed(f"cannot {action} {endpoint!r}: the stream is closed")
             try:
                 result = call()
             except zmq.ZMQError as exc:
-                raise self._call_failed(exc, f"{action} {endpoint!r}") from exc
+                raise self._failed(exc, f"{action} {endpoint!r}") from exc
             finally:
-                self._rearm()
+                self._edge.touched()
         except Exception as exc:
             future.set_exception(exc)
         else:
-            logger.debug("%s %s on %r", action, endpoint, self)
+            logger.debug("%s %s on %r", action, endpoint, self._owner)
             future.set_result(result)
         return future
 

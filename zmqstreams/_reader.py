@@ -20,11 +20,11 @@ import zmq
 import zmq.asyncio
 
 from ._buffer import ReadBuffer
+from ._edge import Edge
 from ._frames import BATCH, Message, receive_ready
 from ._socket import SocketViews
 from ._tasks import Wakeup, cancel, spawn
 from ._watermarks import message_size
-from ._writer import Writer
 
 __all__ = ("Reader",)
 
@@ -41,7 +41,7 @@ class Reader:
     def __init__(
         self,
         views: SocketViews,
-        writer: Writer,
+        edge: Edge,
         *,
         fail: Callable[[Exception, str], Exception],
         lost: Callable[[], None],
@@ -55,8 +55,9 @@ class Reader:
         self._views = views
         #: Frames as ``bytes`` (True), or as the ``zmq.Frame`` libzmq filled (False).
         self._copy = copy
-        #: The other party waiting on this socket's edge (its ``polling`` flag).
-        self._writer = writer
+        #: The socket's readiness signal, shared with the writer: told of each receive.
+        self._edge = edge
+        edge.watch_receives(self.receive_pending)
         # The owner's callbacks: a fatal error (the stream must end), the socket closed behind
         # our back, CancelledError in the task, and a check that the socket is alive (see
         # ZmqTransport).
@@ -74,8 +75,6 @@ class Reader:
         self._claimed: Receive | None = None
         #: Resumes background intake after a claimed receive (see _release()).
         self._resume_timer: asyncio.TimerHandle | None = None
-        #: A re-arm is scheduled for the end of this loop turn (see rearm()).
-        self._rearm_scheduled = False
         self._paused_by_user = False
         self._paused_by_buffer = False
         self._closing = False
@@ -99,8 +98,7 @@ class Reader:
     def task(self) -> asyncio.Task[None] | None:
         return self._task
 
-    @property
-    def waiting(self) -> bool:
+    def receive_pending(self) -> bool:
         """True while a receive is in flight on the ``zmq.asyncio`` socket."""
         return self._receiving is not None or self._claimed is not None
 
@@ -132,19 +130,6 @@ class Reader:
         self._stopped = paused or self._paused_by_user or self._closing
         if not paused:
             self._resume_later()
-
-    def rearm(self) -> None:
-        """After a synchronous send, which may eat the fd's edge: if a receive is pending,
-        make pyzmq re-check the socket before the loop next waits (see ``_rearm_now``).
-
-        Once per loop turn however many sends: reading ``EVENTS`` through the ``zmq.asyncio``
-        socket costs more than a send, and a task writing while another awaits ``read()``
-        would otherwise pay it for every message.
-        """
-        if self._rearm_scheduled or (self._receiving is None and self._claimed is None):
-            return
-        self._rearm_scheduled = True
-        self._loop.call_soon(self._rearm_now)
 
     def close(self) -> None:
         """Stop for good: cancel the receives, the resume timer and the task."""
@@ -208,8 +193,7 @@ class Reader:
         except zmq.ZMQError as exc:
             self._fail(exc, "read")
             return False
-        if self._writer.polling:
-            self._views.rearm()
+        self._edge.received()
         return taken > 0
 
     def interrupt(self) -> None:
@@ -285,13 +269,6 @@ class Reader:
                 receiving.add_done_callback(self._receive_done)
         return receiving
 
-    def _rearm_now(self) -> None:
-        """Read ``EVENTS`` through the ``zmq.asyncio`` socket: pyzmq then schedules the pending
-        receive if a message is there, whose fd edge a send may have eaten."""
-        self._rearm_scheduled = False
-        if self.waiting and not self._closing:
-            self._views.rearm()
-
     def _resume_later(self) -> None:
         """Start background intake ``RESUME_INTAKE_S`` from now, if nothing started it by then.
         One timer per period, not per message."""
@@ -346,6 +323,5 @@ class Reader:
         except Exception as exc:
             self._fail(exc, "read")
             return False
-        if self._writer.polling:
-            self._views.rearm()
+        self._edge.received()
         return batch_full

@@ -1,31 +1,31 @@
 """ZmqTransport: the thin owner of one ZeroMQ socket and of the parts that move its messages.
 
-It keeps the endpoints, options and subscriptions (``_endpoints.py``), wires its parts together
-and closes them in order.  The parts, one module each:
+It wires its parts together, keeps the stream's lifecycle (``State``) and closes the parts in
+order.  The parts, one module each:
 
 * ``Writer`` (``_writer.py``): ``write()``'s fast path, the write buffer and its task, drain;
 * ``Reader`` (``_reader.py``): the receive in flight, claimed by ``read()`` or finished by the
   reader task, feeding the stream's ``ReadBuffer`` (``_buffer.py``);
-* ``Monitor`` (``_monitor.py``): libzmq's socket monitor, feeding the stream's ``EventQueue``.
-
-ZeroMQ's fd is edge-triggered: a synchronous call can consume the wake-up that a pending
-receive or ``POLLOUT`` wait needs, so after one the parts (and ``_rearm()``) read ``EVENTS``
-through the ``zmq.asyncio`` socket, which makes pyzmq re-check its pending futures.
+* ``Endpoints`` (``_endpoints.py``): options, endpoints, subscriptions and the ``Monitor``
+  (``_monitor.py``), which feeds the stream's ``EventQueue``; the transport forwards that half
+  of its API there;
+* ``Edge`` (``_edge.py``): the socket's readiness signal, which the others share.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import zmq
-import zmq.asyncio
 
 from ._affinity import THREADSAFE_ADVICE, LoopAffinity
-from ._endpoints import SocketEndpoints
+from ._edge import Edge
+from ._endpoints import Endpoints
 from ._errors import ZmqStreamClosed, os_error, stream_error
 from ._events import EventQueue
 from ._frames import Frames
@@ -39,12 +39,24 @@ if TYPE_CHECKING:
     from ._buffer import ReadBuffer
     from ._stream import ZmqStream
 
-__all__ = ("ZmqTransport",)
+__all__ = ("State", "ZmqTransport")
 
 logger = logging.getLogger("zmqstreams")
 
 
-class ZmqTransport(SocketEndpoints):
+class State(enum.Enum):
+    """Where a transport is in its life; it only moves forward."""
+
+    #: Reading and writing.
+    OPEN = "open"
+    #: ``close()``, ``abort()`` or a failure began: writes are refused, reading has stopped,
+    #: what ``write()`` accepted may still be flushing.
+    CLOSING = "closing"
+    #: The socket is closed and every resource released (tasks may still be ending).
+    CLOSED = "closed"
+
+
+class ZmqTransport:
     """The socket side of a ``ZmqStream``: endpoints, options, flow control and shutdown.
 
     Reached as ``stream.transport``; created by ``create_zmq_stream()``.  Like the stream, it
@@ -55,43 +67,54 @@ class ZmqTransport(SocketEndpoints):
         self,
         views: SocketViews,
         zmq_type: int,
-        stream: ZmqStream,
+        stream: ZmqStream[Any],
         user_sock: ZmqSocket | None,
         affinity: LoopAffinity,
         *,
         copy: bool = True,
     ) -> None:
-        super().__init__(views, zmq_type, affinity)
+        self._loop = affinity.loop
+        self._affinity = affinity
+        self._views = views
+        self._zmq_type = zmq_type
         # Held weakly so that an abandoned stream can be collected (and warn) while our tasks run.
-        self._stream_ref: Callable[[], ZmqStream | None] = weakref.ref(stream)
+        self._stream_ref: Callable[[], ZmqStream[Any] | None] = weakref.ref(stream)
         self._extra: dict[str, Any] = {
             "zmq_socket": user_sock if user_sock is not None else views.owner,
             "zmq_type": zmq_type,
             "copy": copy,
         }
-        #: True once the socket is closed and every resource released.
-        self._closed = False
+        self._state = State.OPEN
         self._closed_event = asyncio.Event()
 
+        edge = Edge(views, self._loop)
         self._writer = Writer(
-            views, zmq_type, fail=self._fail, cancelled=self._on_cancelled, owner=self
+            views, zmq_type, edge, fail=self._fail, cancelled=self._on_cancelled, owner=self
         )
         self._reader = Reader(
             views,
-            self._writer,
+            edge,
             fail=self._fail,
             lost=self._lost,
             cancelled=self._on_cancelled,
             ensure_socket=self.ensure_socket,
             copy=copy,
         )
-        self._writer.after_send = self._reader.rearm
-        #: The stream's read buffer, once attach() gave it (the reader's own until then).
-        self._buffer: ReadBuffer | None = None
+        self._endpoints = Endpoints(
+            views,
+            zmq_type,
+            affinity,
+            edge,
+            closing=self.is_closing,
+            failed=self._call_failed,
+            cancelled=self._on_cancelled,
+            owner=self,
+        )
         #: Watches a caller's synchronous socket for a close behind our back (None otherwise).
         self._owner_watch: OwnerWatch | None = None
         #: Flushes the write buffer after close(), then releases the socket (None otherwise).
         self._closer: asyncio.Task[None] | None = None
+        #: abort() came while close() was flushing: release with LINGER 0.
         self._abort_requested = False
 
     def attach(self, buffer: ReadBuffer, events: EventQueue) -> tuple[Reader, Writer]:
@@ -100,8 +123,7 @@ class ZmqTransport(SocketEndpoints):
         Returns the reader and the writer, which ``read()``, ``write()`` and ``drain()`` use
         directly: the transport is not on the per-message path.
         """
-        self._buffer = buffer
-        self._events = events
+        self._endpoints.events = events
         self._reader.attach(buffer)
         return self._reader, self._writer
 
@@ -117,7 +139,7 @@ class ZmqTransport(SocketEndpoints):
 
     def start(self) -> None:
         """Start the reader for socket types that can receive (called once, after set-up)."""
-        if self._closing:
+        if self._state is not State.OPEN:
             return
         if can_receive(self._zmq_type) and self._reader.task is None:
             self._reader.start()
@@ -128,12 +150,12 @@ class ZmqTransport(SocketEndpoints):
     def __repr__(self) -> str:
         # Never reads EVENTS: that could swallow a pending read's wake-up.
         kind = socket_type_name(self._zmq_type)
-        state = "closed" if self._closed else "closing" if self._closing else "open"
         reading = "paused" if self._reader.paused else "active"
         if not can_receive(self._zmq_type):
             reading = "none"
         return (
-            f"<ZmqTransport type={kind} {state} read={reading} write=<bufsize={self._writer.size}>>"
+            f"<ZmqTransport type={kind} {self._state.value} read={reading} "
+            f"write=<bufsize={self._writer.size}>>"
         )
 
     # ------------------------------------------------------------------ public: asyncio-like
@@ -145,7 +167,7 @@ class ZmqTransport(SocketEndpoints):
 
     def is_closing(self) -> bool:
         """True once ``close()`` or ``abort()`` was called, or the socket failed."""
-        return self._closing
+        return self._state is not State.OPEN
 
     def write(self, msg: Frames) -> None:
         """Send ``msg`` (a non-empty list or tuple of bytes-like frames) without blocking.
@@ -197,11 +219,74 @@ class ZmqTransport(SocketEndpoints):
         is paused.  (A closed owner otherwise shows only when a call reaches the socket, or
         when pyzmq cancels a pending receive of a ``zmq.asyncio`` owner.)
         """
-        if not self._closing:
+        if self._state is State.OPEN:
             try:
                 self._views.check()
             except zmq.ZMQError as exc:
                 self._fail(exc, action)
+
+    # ------------------------------------------------------------------ public: ZeroMQ
+
+    def getsockopt(self, option: int) -> Any:
+        """Return a socket option; ``zmq.LAST_ENDPOINT`` comes back as ``str``."""
+        return self._endpoints.getsockopt(option)
+
+    def setsockopt(self, option: int, value: Any) -> None:
+        """Set a socket option; subscriptions made this way are tracked too."""
+        self._endpoints.setsockopt(option, value)
+
+    def bind(self, endpoint: str) -> asyncio.Future[str]:
+        """Bind to ``endpoint``; the awaitable gives the real endpoint (wildcard port resolved).
+
+        The bind happens at once; a failure is an ``OSError`` with the ZeroMQ errno.
+        """
+        return self._endpoints.bind(endpoint)
+
+    def unbind(self, endpoint: str) -> asyncio.Future[None]:
+        """Stop listening on ``endpoint`` (as returned by ``bind``)."""
+        return self._endpoints.unbind(endpoint)
+
+    def connect(self, endpoint: str) -> asyncio.Future[str]:
+        """Connect to ``endpoint``; the awaitable gives ``endpoint`` back."""
+        return self._endpoints.connect(endpoint)
+
+    def disconnect(self, endpoint: str) -> asyncio.Future[None]:
+        """Disconnect from ``endpoint``."""
+        return self._endpoints.disconnect(endpoint)
+
+    def bindings(self) -> set[str]:
+        """The endpoints this socket is bound to (a copy)."""
+        return self._endpoints.bindings()
+
+    def connections(self) -> set[str]:
+        """The endpoints this socket is connected to (a copy)."""
+        return self._endpoints.connections()
+
+    def subscribe(self, value: bytes) -> None:
+        """Subscribe a SUB socket to messages starting with ``value``."""
+        self._endpoints.subscribe(value)
+
+    def unsubscribe(self, value: bytes) -> None:
+        """Remove a subscription of a SUB socket."""
+        self._endpoints.unsubscribe(value)
+
+    def subscriptions(self) -> set[bytes]:
+        """The topics a SUB socket is subscribed to (a copy)."""
+        return self._endpoints.subscriptions()
+
+    async def enable_monitor(self, events: int | None = None) -> None:
+        """Start delivering socket events (``zmq.EVENT_*`` mask, default all) to ``read_event()``.
+
+        Enable it before ``connect``/``bind`` to see the first events.  Calling it again while
+        the monitor runs does nothing.  Events wait in an unbounded pipe inside libzmq while the
+        loop is busy (libzmq would otherwise stall every socket of the context), then in the
+        stream's queue of ``events_backlog``.
+        """
+        await self._endpoints.enable_monitor(events)
+
+    async def disable_monitor(self) -> None:
+        """Stop the monitor (disable it, then close its PAIR socket) and wait for its task."""
+        await self._endpoints.disable_monitor()
 
     # ------------------------------------------------------------------ public: flow control
 
@@ -240,7 +325,7 @@ class ZmqTransport(SocketEndpoints):
         stream ends quietly and the task returns.
         """
         task = asyncio.current_task()
-        if not self._closing:
+        if self._state is State.OPEN:
             if task is not None and task.cancelling():
                 self._shutdown(None, flush=False, linger=None)
             elif self._views.closed:
@@ -254,7 +339,7 @@ class ZmqTransport(SocketEndpoints):
         Unread messages stay readable: ``read()`` returns them, then raises
         ``ZmqStreamClosed``.
         """
-        if self._closing:
+        if self._state is not State.OPEN:
             cancel(self._writer.task)  # a flush in progress has nowhere left to go
             return
         self._shutdown(None, flush=False, drop_unread=False)
@@ -266,7 +351,7 @@ class ZmqTransport(SocketEndpoints):
         ``ZmqStreamClosed``.  Any other error is stored on the stream (see ``stream_error``),
         which closes at once, and is returned.
         """
-        if self._closing:
+        if self._state is not State.OPEN:
             return self._closed_error(action)
         if isinstance(exc, zmq.ZMQError) and exc.errno == zmq.ENOTSOCK:
             self._lost()
@@ -299,14 +384,14 @@ class ZmqTransport(SocketEndpoints):
 
     # ------------------------------------------------------------------ internals
 
-    def _rearm(self) -> None:
-        """Make pyzmq re-check readiness after a synchronous call that may have eaten an edge."""
-        if (self._reader.waiting or self._writer.polling) and not self._closed:
-            self._views.rearm()
+    def _set_state(self, state: State) -> None:
+        """Move to ``state``, and derive from it the flag the writer checks per message."""
+        logger.debug("%r -> %s", self, state.value)
+        self._state = state
+        self._writer.closed = state is not State.OPEN
 
     def _live_tasks(self) -> list[asyncio.Task[None]]:
-        monitor = self._monitor.task if self._monitor is not None else self._monitor_stopping
-        tasks = (self._reader.task, self._writer.task, monitor, self._closer)
+        tasks = (self._reader.task, self._writer.task, self._endpoints.monitor_task, self._closer)
         return [t for t in tasks if t is not None and not t.done()]
 
     # ------------------------------------------------------------------ shutdown, in order
@@ -316,7 +401,7 @@ class ZmqTransport(SocketEndpoints):
             self._release_in_dead_loop(0)
             return
         self._abort_requested = True
-        if self._closing:
+        if self._state is not State.OPEN:
             if self._closer is not None:
                 self._closer.cancel()
             return
@@ -331,19 +416,12 @@ class ZmqTransport(SocketEndpoints):
         drop_unread: bool = True,
     ) -> None:
         """Refuse writes, tell the stream, stop reading; then flush or release at once."""
-        if self._closing:
+        if self._state is not State.OPEN:
             return
-        self._closing = True
-        self._writer.closed = True
+        self._set_state(State.CLOSING)
         stream = self._stream_ref()
         if stream is not None:
-            if error is not None:
-                stream.set_exception(error)
-            if drop_unread:  # what the user will no longer read
-                if self._buffer is not None:
-                    self._buffer.clear()
-                self._events.clear()
-            stream.feed_closing()
+            stream.transport_closed(error, drop_unread=drop_unread)
         self._reader.close()
         if flush and self._writer.size and not self._views.closed:
             self._closer = spawn(self._loop, self._flush_then_release(), "closer")
@@ -375,22 +453,20 @@ class ZmqTransport(SocketEndpoints):
         """``close()``/``abort()`` once the stream's loop is closed: none of its tasks or futures
         can run again, so mark the stream closed and close the socket here, scheduling nothing.
         """
-        if not self._closing:
-            self._closing = True
-            self._writer.closed = True
+        if self._state is State.OPEN:
+            self._set_state(State.CLOSING)
             stream = self._stream_ref()
             if stream is not None:
-                stream.feed_closing()
+                stream.transport_closed(None, drop_unread=False)
         self._release(linger)
 
     def _release(self, linger: int | None) -> None:
         """Stop the monitor, close the socket (monitor first, as libzmq needs), wake waiters."""
-        if self._closed:
+        if self._state is State.CLOSED:
             return
-        self._closed = True
+        self._set_state(State.CLOSED)
         if self._owner_watch is not None:
             self._owner_watch.cancel()
-        self._stop_monitor()
+        self._endpoints.stop_monitor()
         self._views.close(linger)
         self._closed_event.set()
-        logger.debug("closed %r", self)

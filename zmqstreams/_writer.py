@@ -22,6 +22,7 @@ from typing import Any
 
 import zmq
 
+from ._edge import Edge
 from ._errors import ZmqStreamClosed, os_error
 from ._frames import BATCH, REFUSALS, Frames, TornMessage, check_message, own_frames, send_now
 from ._socket import SocketViews, readiness
@@ -35,16 +36,13 @@ __all__ = ("Writer",)
 logger = logging.getLogger("zmqstreams")
 
 
-def _nothing() -> None:
-    """``after_send`` while no receive can be waiting on the socket."""
-
-
 class Writer:
     """Sends messages now or later, in order; tells ``drain()`` when the buffer is low again."""
 
     __slots__ = (
         "_buf",
         "_cancelled",
+        "_edge",
         "_fail",
         "_high",
         "_large",
@@ -56,13 +54,11 @@ class Writer:
         "_views",
         "_waiters",
         "_zmq_type",
-        "after_send",
         "bytes_written",
         "closed",
         "messages_refused",
         "messages_written",
         "paused",
-        "polling",
         "size",
     )
 
@@ -70,6 +66,7 @@ class Writer:
         self,
         views: SocketViews,
         zmq_type: int,
+        edge: Edge,
         *,
         fail: Callable[[Exception, str], Exception],
         cancelled: Callable[[], None],
@@ -91,8 +88,9 @@ class Writer:
         self._cancelled = cancelled
         #: Named in log records (the transport).
         self._owner = owner
-        #: Called after each synchronous send: it may have eaten a pending receive's wake-up.
-        self.after_send: Callable[[], None] = _nothing
+        #: The socket's readiness signal, shared with the reader: told of each send, and of
+        #: the task's ``POLLOUT`` wait (its ``polling``).
+        self._edge = edge
         #: ``(size, frames)`` the socket has not taken yet, oldest first; ``size``: their sum.
         self._buf: deque[tuple[int, tuple[Any, ...]]] = deque()
         self.size = 0
@@ -102,8 +100,6 @@ class Writer:
         self._waiters: list[asyncio.Future[None]] = []
         #: Runs only while messages wait in the buffer (None otherwise).
         self._task: asyncio.Task[None] | None = None
-        #: True while the task awaits ``POLLOUT`` (a synchronous receive must re-arm it).
-        self.polling = False
         #: Once True, ``write()`` raises ``ZmqStreamClosed``; the task may still flush.
         self.closed = False
         #: Messages (and their bytes) the socket took, at once or from the buffer.
@@ -142,7 +138,7 @@ class Writer:
             except zmq.Again:
                 pass
             except zmq.ZMQError as exc:
-                self.after_send()
+                self._edge.sent()
                 if exc.errno in REFUSALS:
                     raise os_error(exc, "write") from exc
                 raise self._fail(exc, "write") from exc
@@ -151,7 +147,7 @@ class Writer:
             else:
                 self.messages_written += 1
                 self.bytes_written += size
-                self.after_send()
+                self._edge.sent()
                 return
         else:
             # Queued behind others, it reaches no libzmq call now: know the socket is alive.
@@ -228,12 +224,13 @@ class Writer:
         buf = self._buf
         try:
             poll = readiness(self._views, zmq.POLLOUT)
+            edge = self._edge
             while buf:
-                self.polling = True
+                edge.polling = True
                 try:
                     await poll()
                 finally:
-                    self.polling = False
+                    edge.polling = False
                 for _ in range(BATCH):
                     if not buf:
                         break
@@ -252,7 +249,7 @@ class Writer:
                     buf.popleft()
                     self.size -= size
                 self._maybe_resume()
-                self.after_send()
+                edge.sent()
         except asyncio.CancelledError:
             self._cancelled()
         except Exception as exc:
