@@ -247,7 +247,7 @@ def test_set_read_buffer_limits_validates() -> None:
     with pytest.raises(ValueError, match="read high watermark"):
         stream.set_read_buffer_limits(high=1, low=2)
     stream.set_read_buffer_limits(low=10)
-    assert stream._buffer.limits == (40, 10)
+    assert stream.get_read_buffer_limits() == (10, 40)
 
 
 async def test_dropped_events_are_logged(caplog: pytest.LogCaptureFixture) -> None:

@@ -96,7 +96,7 @@ async def test_bad_limits(kwargs: dict[str, Any], error: type[Exception], match:
 async def test_limits_are_applied(make_stream: Any) -> None:
     """high/low read and write watermarks reach the stream and its transport."""
     stream = await make_stream(zmq.DEALER, high_read=1000, low_write=100)
-    assert stream._buffer.limits == (1000, 250)
+    assert stream.get_read_buffer_limits() == (250, 1000)
     assert stream.transport.get_write_buffer_limits() == (100, 400)
 
 

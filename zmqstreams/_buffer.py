@@ -124,8 +124,8 @@ class ReadBuffer:
 
     @property
     def limits(self) -> tuple[int, int]:
-        """``(high, low)``, the watermarks in bytes."""
-        return self._high, self._low
+        """``(low, high)``, the watermarks in bytes (the order of the write side's)."""
+        return self._low, self._high
 
     def set_limits(self, high: int | None, low: int | None) -> None:
         """Set the watermarks (aiozmq's defaults, see ``resolve_watermarks``) and re-check."""

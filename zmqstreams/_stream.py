@@ -303,10 +303,8 @@ class ZmqStream(Generic[FrameT]):
         """
         if self._tr is not None:
             self._tr.close()
-        if self._ztr is None:  # a ZmqTransport closes us itself; anything else cannot
-            self._buffer.clear()  # drop what the user will no longer read
-            self._events.clear()
-            self.feed_closing()
+        if self._ztr is None:  # a ZmqTransport tells us itself; anything else cannot
+            self.transport_closed(None, drop_unread=True)
 
     async def wait_closed(self) -> None:
         """Wait until the socket is closed and the stream's tasks have ended."""
@@ -391,6 +389,11 @@ class ZmqStream(Generic[FrameT]):
                 transport.pause_reading() if paused else transport.resume_reading()
             )
 
+    def get_read_buffer_limits(self) -> tuple[int, int]:
+        """``(low, high)``: the read watermarks in bytes, in the order of the transport's
+        ``get_write_buffer_limits()``."""
+        return self._buffer.limits
+
     def set_read_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         """Set the read watermarks in bytes (default 64 KiB high, a quarter of it low)."""
         self._buffer.set_limits(high, low)
@@ -401,6 +404,19 @@ class ZmqStream(Generic[FrameT]):
         self._wake_reader()
         self._events.wake()
         self._fail_thread_writes("cannot write: the stream is closed")
+
+    def transport_closed(self, error: Exception | None, *, drop_unread: bool) -> None:
+        """The transport ended: store ``error`` if it failed, drop the messages and events
+        nobody will read if ``drop_unread`` (``close()``, a failure), and close the stream.
+
+        Called by a ``ZmqTransport`` (its socket closed behind its back keeps them readable).
+        """
+        if error is not None:
+            self.set_exception(error)
+        if drop_unread:
+            self._buffer.clear()
+            self._events.clear()
+        self.feed_closing()
 
     def feed_msg(self, msg: list[FrameT]) -> None:
         """Append ``msg`` to the read buffer and wake a pending ``read()``.
