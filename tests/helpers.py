@@ -6,9 +6,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
-import zmq
-
 import zmqstreams
+from zmqstreams.testing import SocketFaults
 
 
 def measured(record_property: Callable[[str, object], None], line: str, **figures: object) -> None:
@@ -68,19 +67,13 @@ def endpoint_of(stream: zmqstreams.ZmqStream) -> str:
     return endpoint
 
 
-class FailingSocket:
-    """Stands in for a socket whose ``send`` takes ``fail_at`` frames, then fails with ``errno``.
+def failing_send(errno: int, *, after_frames: int) -> SocketFaults:
+    """A ``send`` that takes ``after_frames`` frames, then fails with ``errno``, for testing
+    the send loop without a socket (see ``SocketFaults.fail_sends``)."""
 
-    Its ``send`` put in place of the writer's (``stream._writer._send``), it simulates what
-    libzmq never does on its own: a failure after part of a multipart message was taken.
-    """
+    def unused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a socket call the test did not expect")
 
-    def __init__(self, fail_at: int, errno: int) -> None:
-        self.fail_at, self.errno = fail_at, errno
-        #: The frames taken so far.
-        self.frames: list[bytes] = []
-
-    def send(self, frame: bytes, flags: int = 0) -> None:
-        if len(self.frames) == self.fail_at:
-            raise zmq.Again() if self.errno == zmq.EAGAIN else zmq.ZMQError(self.errno)
-        self.frames.append(frame)
+    faults = SocketFaults(unused, unused)
+    faults.fail_sends(errno, after_frames=after_frames)
+    return faults

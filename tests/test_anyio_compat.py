@@ -14,8 +14,7 @@ import zmq
 
 import zmqstreams
 from zmqstreams.anyio_compat import ZmqObjectStream
-
-from helpers import FailingSocket
+from zmqstreams.testing import socket_faults
 
 pytestmark = pytest.mark.anyio
 
@@ -288,9 +287,10 @@ async def test_socket_error_is_a_broken_resource(make_stream: StreamFactory) -> 
     """A failure that ends the stream: send() and receive() report it as broken."""
     push = await make_stream(zmq.PUSH, bind="inproc://anyio-torn")
     adapter = ZmqObjectStream(push)
-    push._writer._send = FailingSocket(1, zmq.EHOSTUNREACH).send
-    with pytest.raises(anyio.BrokenResourceError) as info:
-        await adapter.send([b"torn", b"message"])
+    with socket_faults(push) as faults:
+        faults.fail_sends(zmq.EHOSTUNREACH, after_frames=1)
+        with pytest.raises(anyio.BrokenResourceError) as info:
+            await adapter.send([b"torn", b"message"])
     assert isinstance(info.value.__cause__, OSError)
     assert info.value.__cause__.errno == zmq.EHOSTUNREACH
     with pytest.raises(anyio.BrokenResourceError) as info:

@@ -17,8 +17,9 @@ import zmq
 from _helpers_proc import run_limits
 
 import zmqstreams
+from zmqstreams.testing import socket_faults
 
-from helpers import FailingSocket, endpoint_of, settle_tasks, wait_until
+from helpers import endpoint_of, settle_tasks, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -35,9 +36,10 @@ async def test_error_wakes_pending_reads(make_stream: Any) -> None:
         reader = asyncio.create_task(dealer.read())
         events = asyncio.create_task(dealer.read_event())
         await settle_tasks()
-        dealer._writer._send = FailingSocket(1, zmq.EHOSTUNREACH).send
-        with pytest.raises(OSError) as raised:
-            dealer.write([b"torn", b"message"])
+        with socket_faults(dealer) as faults:
+            faults.fail_sends(zmq.EHOSTUNREACH, after_frames=1)
+            with pytest.raises(OSError) as raised:
+                dealer.write([b"torn", b"message"])
         assert raised.value is dealer.exception()
         for task in (reader, events):
             with pytest.raises(OSError) as info:
@@ -99,22 +101,21 @@ async def test_unbind_and_disconnect(make_stream: Any) -> None:
 
 
 async def test_unexpected_reader_failure_reaches_read(make_stream: Any) -> None:
-    """A bug-class exception inside the reader is stored and raised by read(), not lost."""
+    """A bug-class exception inside the reader task is stored and raised by read(), not lost."""
     pull = await make_stream(zmq.PULL, bind="inproc://reader-crash")
     peer = zmq.Context.instance().socket(zmq.PUSH)
-
-    def broken_feed(messages: object, sizes: object, total: int) -> None:
-        raise ZeroDivisionError("boom")
-
-    pull._reader._feed = broken_feed
     try:
-        peer.connect("inproc://reader-crash")
-        pending = asyncio.create_task(pull.read())
-        await settle_tasks()
-        peer.send_multipart([b"x"])
-        with anyio.fail_after(5), pytest.raises(ZeroDivisionError):
-            await pending
+        with socket_faults(pull) as faults:
+            # The reader task's background receive takes the first message; the batch after it
+            # goes through the failing recv.
+            faults.fail_receives(ZeroDivisionError("boom"))
+            peer.connect("inproc://reader-crash")
+            peer.send_multipart([b"x"])
+            await wait_until(lambda: pull.exception() is not None)
         assert isinstance(pull.exception(), ZeroDivisionError)
+        with anyio.fail_after(5), pytest.raises(ZeroDivisionError):
+            await pull.read()
+        assert pull.transport is None
     finally:
         peer.close(linger=0)
 
@@ -123,9 +124,10 @@ async def test_stored_error_raised_again_and_again_does_not_grow(make_stream: An
     """read() and drain() on a failed stream raise the one stored error each time without its
     traceback growing by every raise (it used to: +57 MB over 100k calls)."""
     dealer = await make_stream(zmq.DEALER, bind="inproc://errors-stored")
-    dealer._writer._send = FailingSocket(1, zmq.EHOSTUNREACH).send
-    with pytest.raises(OSError):
-        dealer.write([b"torn", b"message"])
+    with socket_faults(dealer) as faults:
+        faults.fail_sends(zmq.EHOSTUNREACH, after_frames=1)
+        with pytest.raises(OSError):
+            dealer.write([b"torn", b"message"])
     stored = dealer.exception()
 
     async def fail_many(count: int) -> None:

@@ -19,8 +19,9 @@ import zmq.asyncio
 
 import zmqstreams
 from zmqstreams._frames import TornMessage, send_now
+from zmqstreams.testing import socket_faults
 
-from helpers import FailingSocket, endpoint_of, wait_until
+from helpers import endpoint_of, failing_send, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -307,33 +308,34 @@ async def test_context_terminated_still_ends_the_stream() -> None:
 
 @pytest.mark.parametrize("errno", [zmq.EHOSTUNREACH, zmq.EAGAIN])
 def test_send_now_failure_at_first_frame_is_raised_as_is(errno: int) -> None:
-    sock = FailingSocket(0, errno)
+    faults = failing_send(errno, after_frames=0)
     with pytest.raises(zmq.ZMQError) as info:
-        send_now(sock.send, [b"a", b"b", b"c"])
+        send_now(faults.send, [b"a", b"b", b"c"])
     assert info.value.errno == errno
     assert not isinstance(info.value, TornMessage)
-    assert sock.frames == []
+    assert faults.sent == []
 
 
 def test_send_now_eagain_mid_message_can_be_retried_whole() -> None:
     """EAGAIN after the first frame: libzmq dropped what it took, so it is an ordinary Again."""
     with pytest.raises(zmq.Again):
-        send_now(FailingSocket(2, zmq.EAGAIN).send, [b"a", b"b", b"c"])
+        send_now(failing_send(zmq.EAGAIN, after_frames=2).send, [b"a", b"b", b"c"])
 
 
 @pytest.mark.parametrize("fail_at", [1, 2])
 def test_send_now_other_failure_mid_message_is_torn(fail_at: int) -> None:
     with pytest.raises(TornMessage) as info:
-        send_now(FailingSocket(fail_at, zmq.EFSM).send, [b"a", b"b", b"c"])
+        send_now(failing_send(zmq.EFSM, after_frames=fail_at).send, [b"a", b"b", b"c"])
     assert info.value.error.errno == zmq.EFSM
 
 
 async def test_torn_message_ends_the_stream(make_stream: Any) -> None:
     """A failure after part of a message was taken ends the stream: it cannot be undone."""
     push = await make_stream(zmq.PUSH, bind="inproc://refusals-torn")
-    push._writer._send = FailingSocket(1, zmq.EHOSTUNREACH).send
-    with pytest.raises(OSError) as raised:
-        push.write([b"a", b"b"])  # raised, and stored as for any socket failure
+    with socket_faults(push) as faults:
+        faults.fail_sends(zmq.EHOSTUNREACH, after_frames=1)
+        with pytest.raises(OSError) as raised:
+            push.write([b"a", b"b"])  # raised, and stored as for any socket failure
     error = push.exception()
     assert raised.value is error
     assert isinstance(error, OSError)
