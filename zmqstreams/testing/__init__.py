@@ -21,6 +21,10 @@ open, naming the line that created each, or tasks, fds or loop errors behind).  
 streams=True, tasks=True, fds=True, loop_errors=True)``.  Ini options: ``zmqstreams_timeout``,
 ``zmqstreams_leak_check``, ``zmqstreams_leak_settle`` and ``zmqstreams_backends``.  Fault
 injection: ``socket_faults(stream)``.  See "Testing your code" in the docs.
+
+pytest leaves this package's asserts as they are (``PYTEST_DONT_REWRITE``): a ``conftest.py``
+may then import from it (``ANYIO_BACKENDS``) before naming it in ``pytest_plugins`` without
+pytest warning that it cannot rewrite a module already imported.
 """
 
 from __future__ import annotations
