@@ -14,26 +14,26 @@ import zmq
 
 import zmqstreams
 from zmqstreams.anyio_compat import ZmqObjectStream
-from zmqstreams.testing import socket_faults
+from zmqstreams.testing import StreamFactory, socket_faults
 
 pytestmark = pytest.mark.anyio
 
-StreamFactory = Callable[..., Awaitable[zmqstreams.ZmqStream]]
+
 Pair = tuple[zmqstreams.ZmqStream, zmqstreams.ZmqStream]
 
 
-async def closed_pair(make_stream: StreamFactory) -> Pair:
-    server = await make_stream(zmq.PAIR, bind="tcp://127.0.0.1:*")
-    client = await make_stream(zmq.PAIR, connect=next(iter(server.transport.bindings())))  # type: ignore[union-attr]
+async def closed_pair(zmq_stream_factory: StreamFactory) -> Pair:
+    server = await zmq_stream_factory(zmq.PAIR, bind="tcp://127.0.0.1:*")
+    client = await zmq_stream_factory(zmq.PAIR, connect=next(iter(server.transport.bindings())))  # type: ignore[union-attr]
     return server, client
 
 
 # ------------------------------------------------------------------ streams under anyio
 
 
-async def test_streams_work_in_a_task_group(pair: Pair) -> None:
+async def test_streams_work_in_a_task_group(zmq_pair: Pair) -> None:
     """A producer and a consumer in one anyio task group exchange every message in order."""
-    server, client = pair
+    server, client = zmq_pair
     received: list[list[bytes]] = []
 
     async def produce() -> None:
@@ -54,9 +54,9 @@ async def test_streams_work_in_a_task_group(pair: Pair) -> None:
     assert received == [[b"%d" % i] for i in range(200)]
 
 
-async def test_cancelling_a_task_group_keeps_pending_messages(pair: Pair) -> None:
+async def test_cancelling_a_task_group_keeps_pending_messages(zmq_pair: Pair) -> None:
     """A read() cancelled by its task group's scope consumed nothing; the next read() gets it."""
-    server, client = pair
+    server, client = zmq_pair
     with anyio.fail_after(5):
         async with anyio.create_task_group() as tg:
             tg.start_soon(server.read)
@@ -97,9 +97,9 @@ async def _read_all_with_timeouts(
     return received, timeouts
 
 
-async def test_fail_after_around_read_loses_nothing(pair: Pair) -> None:
+async def test_fail_after_around_read_loses_nothing(zmq_pair: Pair) -> None:
     """anyio.fail_after with a tiny deadline around read() never loses or reorders a message."""
-    server, client = pair
+    server, client = zmq_pair
 
     async def read_or_time_out() -> list[bytes]:
         with anyio.fail_after(0.0005):
@@ -112,9 +112,9 @@ async def test_fail_after_around_read_loses_nothing(pair: Pair) -> None:
     assert server.statistics().read_buffer_messages == 0
 
 
-async def test_asyncio_timeout_around_read_loses_nothing(pair: Pair) -> None:
+async def test_asyncio_timeout_around_read_loses_nothing(zmq_pair: Pair) -> None:
     """asyncio.timeout with a tiny deadline around read() never loses or reorders a message."""
-    server, client = pair
+    server, client = zmq_pair
 
     async def read_or_time_out() -> list[bytes]:
         async with asyncio.timeout(0.0005):
@@ -135,8 +135,8 @@ def test_importing_zmqstreams_does_not_import_anyio() -> None:
 # ------------------------------------------------------------------ ZmqObjectStream
 
 
-async def test_object_stream_is_an_anyio_object_stream(make_stream: StreamFactory) -> None:
-    server, _client = await closed_pair(make_stream)
+async def test_object_stream_is_an_anyio_object_stream(zmq_stream_factory: StreamFactory) -> None:
+    server, _client = await closed_pair(zmq_stream_factory)
     adapter = ZmqObjectStream(server)
     assert isinstance(adapter, anyio.abc.ObjectStream)
     assert adapter.stream is server
@@ -150,8 +150,8 @@ async def test_object_stream_rejects_non_streams() -> None:
         ZmqObjectStream("nope")  # type: ignore[arg-type]
 
 
-async def test_object_stream_send_and_receive(make_stream: StreamFactory) -> None:
-    server, client = await closed_pair(make_stream)
+async def test_object_stream_send_and_receive(zmq_stream_factory: StreamFactory) -> None:
+    server, client = await closed_pair(zmq_stream_factory)
     with anyio.fail_after(5):
         async with ZmqObjectStream(server) as rx, ZmqObjectStream(client) as tx:
             await tx.send([b"a", b"b"])
@@ -162,10 +162,10 @@ async def test_object_stream_send_and_receive(make_stream: StreamFactory) -> Non
             assert await tx.receive() == [b"back"]
 
 
-async def test_object_stream_send_waits_for_drain(make_stream: StreamFactory) -> None:
+async def test_object_stream_send_waits_for_drain(zmq_stream_factory: StreamFactory) -> None:
     """send() returns only once the write buffer is below its high watermark."""
     # A DEALER with no peer cannot send: everything stays in the write buffer.
-    dealer = await make_stream(zmq.DEALER, high_write=10, low_write=0)
+    dealer = await zmq_stream_factory(zmq.DEALER, high_write=10, low_write=0)
     adapter = ZmqObjectStream(dealer)
     await adapter.send([b"12345"])  # below high: returns at once
     sent = False
@@ -185,9 +185,11 @@ async def test_object_stream_send_waits_for_drain(make_stream: StreamFactory) ->
     await adapter.aclose()
 
 
-async def test_object_stream_iterates_until_end_of_stream(make_stream: StreamFactory) -> None:
+async def test_object_stream_iterates_until_end_of_stream(
+    zmq_stream_factory: StreamFactory,
+) -> None:
     """async for over the adapter ends when the underlying stream closes."""
-    server, client = await closed_pair(make_stream)
+    server, client = await closed_pair(zmq_stream_factory)
     rx = ZmqObjectStream(server)
     got: list[list[bytes]] = []
 
@@ -210,9 +212,9 @@ async def test_object_stream_iterates_until_end_of_stream(make_stream: StreamFac
 
 
 async def test_pending_receive_ends_with_end_of_stream_when_stream_closes(
-    make_stream: StreamFactory,
+    zmq_stream_factory: StreamFactory,
 ) -> None:
-    server, _client = await closed_pair(make_stream)
+    server, _client = await closed_pair(zmq_stream_factory)
     rx = ZmqObjectStream(server)
     with anyio.fail_after(5):
         async with anyio.create_task_group() as tg:
@@ -228,9 +230,9 @@ async def test_pending_receive_ends_with_end_of_stream_when_stream_closes(
 
 
 async def test_pending_receive_ends_with_closed_resource_on_aclose(
-    make_stream: StreamFactory,
+    zmq_stream_factory: StreamFactory,
 ) -> None:
-    server, _client = await closed_pair(make_stream)
+    server, _client = await closed_pair(zmq_stream_factory)
     rx = ZmqObjectStream(server)
     with anyio.fail_after(5):
         async with anyio.create_task_group() as tg:
@@ -245,8 +247,10 @@ async def test_pending_receive_ends_with_closed_resource_on_aclose(
     assert server.transport is None
 
 
-async def test_operations_after_aclose_raise_closed_resource(make_stream: StreamFactory) -> None:
-    server, _client = await closed_pair(make_stream)
+async def test_operations_after_aclose_raise_closed_resource(
+    zmq_stream_factory: StreamFactory,
+) -> None:
+    server, _client = await closed_pair(zmq_stream_factory)
     adapter = ZmqObjectStream(server)
     await adapter.aclose()
     await adapter.aclose()  # idempotent
@@ -256,8 +260,10 @@ async def test_operations_after_aclose_raise_closed_resource(make_stream: Stream
         await adapter.send([b"x"])
 
 
-async def test_send_on_a_stream_closed_by_its_owner_is_broken(make_stream: StreamFactory) -> None:
-    server, _client = await closed_pair(make_stream)
+async def test_send_on_a_stream_closed_by_its_owner_is_broken(
+    zmq_stream_factory: StreamFactory,
+) -> None:
+    server, _client = await closed_pair(zmq_stream_factory)
     adapter = ZmqObjectStream(server)
     server.close()
     with pytest.raises(anyio.BrokenResourceError) as info:
@@ -266,15 +272,15 @@ async def test_send_on_a_stream_closed_by_its_owner_is_broken(make_stream: Strea
     await adapter.aclose()
 
 
-async def test_refused_message_is_an_os_error(make_stream: StreamFactory) -> None:
+async def test_refused_message_is_an_os_error(zmq_stream_factory: StreamFactory) -> None:
     """A REP socket that sends first: send() raises the OSError (EFSM); nothing is broken."""
-    rep = await make_stream(zmq.REP, bind="tcp://127.0.0.1:*")
+    rep = await zmq_stream_factory(zmq.REP, bind="tcp://127.0.0.1:*")
     adapter = ZmqObjectStream(rep)
     with pytest.raises(OSError) as info:
         await adapter.send([b"first"])
     assert info.value.errno == zmq.EFSM
     assert rep.exception() is None
-    req = await make_stream(zmq.REQ, connect=next(iter(rep.transport.bindings())))  # type: ignore[union-attr]
+    req = await zmq_stream_factory(zmq.REQ, connect=next(iter(rep.transport.bindings())))  # type: ignore[union-attr]
     req.write([b"question"])
     with anyio.fail_after(5):
         assert await adapter.receive() == [b"question"]
@@ -283,9 +289,9 @@ async def test_refused_message_is_an_os_error(make_stream: StreamFactory) -> Non
     await adapter.aclose()
 
 
-async def test_socket_error_is_a_broken_resource(make_stream: StreamFactory) -> None:
+async def test_socket_error_is_a_broken_resource(zmq_stream_factory: StreamFactory) -> None:
     """A failure that ends the stream: send() and receive() report it as broken."""
-    push = await make_stream(zmq.PUSH, bind="inproc://anyio-torn")
+    push = await zmq_stream_factory(zmq.PUSH, bind="inproc://anyio-torn")
     adapter = ZmqObjectStream(push)
     with socket_faults(push) as faults:
         faults.fail_sends(zmq.EHOSTUNREACH, after_frames=1)
@@ -299,8 +305,8 @@ async def test_socket_error_is_a_broken_resource(make_stream: StreamFactory) -> 
     await adapter.aclose()
 
 
-async def test_malformed_message_raises_type_error(make_stream: StreamFactory) -> None:
-    server, client = await closed_pair(make_stream)
+async def test_malformed_message_raises_type_error(zmq_stream_factory: StreamFactory) -> None:
+    server, client = await closed_pair(zmq_stream_factory)
     tx, rx = ZmqObjectStream(client), ZmqObjectStream(server)
     with pytest.raises(TypeError, match="frame 0 of msg must be bytes"):
         await tx.send(["text"])  # type: ignore[list-item]
@@ -311,8 +317,8 @@ async def test_malformed_message_raises_type_error(make_stream: StreamFactory) -
     await rx.aclose()
 
 
-async def test_concurrent_receive_is_busy(make_stream: StreamFactory) -> None:
-    server, _client = await closed_pair(make_stream)
+async def test_concurrent_receive_is_busy(zmq_stream_factory: StreamFactory) -> None:
+    server, _client = await closed_pair(zmq_stream_factory)
     rx = ZmqObjectStream(server)
     with anyio.fail_after(5):
         async with anyio.create_task_group() as tg:
@@ -324,18 +330,18 @@ async def test_concurrent_receive_is_busy(make_stream: StreamFactory) -> None:
     await rx.aclose()
 
 
-async def test_send_eof_is_not_supported(make_stream: StreamFactory) -> None:
-    server, _client = await closed_pair(make_stream)
+async def test_send_eof_is_not_supported(zmq_stream_factory: StreamFactory) -> None:
+    server, _client = await closed_pair(zmq_stream_factory)
     adapter = ZmqObjectStream(server)
     with pytest.raises(NotImplementedError, match="half-closed"):
         await adapter.send_eof()
     await adapter.aclose()
 
 
-async def test_aclose_flushes_accepted_messages(make_stream: StreamFactory) -> None:
+async def test_aclose_flushes_accepted_messages(zmq_stream_factory: StreamFactory) -> None:
     """Messages that send() accepted are delivered even though aclose() follows at once."""
-    pull = await make_stream(zmq.PULL, bind="tcp://127.0.0.1:*")
-    push = await make_stream(zmq.PUSH, connect=next(iter(pull.transport.bindings())))  # type: ignore[union-attr]
+    pull = await zmq_stream_factory(zmq.PULL, bind="tcp://127.0.0.1:*")
+    push = await zmq_stream_factory(zmq.PUSH, connect=next(iter(pull.transport.bindings())))  # type: ignore[union-attr]
     tx = ZmqObjectStream(push)
     with anyio.fail_after(5):
         for i in range(50):
@@ -344,9 +350,9 @@ async def test_aclose_flushes_accepted_messages(make_stream: StreamFactory) -> N
         assert [await pull.read() for _ in range(50)] == [[b"%d" % i] for i in range(50)]
 
 
-async def test_cancelled_aclose_still_closes(make_stream: StreamFactory) -> None:
+async def test_cancelled_aclose_still_closes(zmq_stream_factory: StreamFactory) -> None:
     """If aclose() is cancelled while flushing, the flush is abandoned and the socket closed."""
-    dealer = await make_stream(zmq.DEALER)
+    dealer = await zmq_stream_factory(zmq.DEALER)
     dealer.transport.setsockopt(zmq.LINGER, -1)  # type: ignore[union-attr]
     dealer.write([b"never sent"])  # no peer and no LINGER limit: only an abort ends the flush
     adapter = ZmqObjectStream(dealer)

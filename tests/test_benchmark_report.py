@@ -42,7 +42,15 @@ def test_latency_ratio_is_above_one_when_faster() -> None:
     )
     # p50, min-max, x raw, x blocking, then the same for p99, then runs
     assert cells(table, "zmqstreams") == [
-        "50.0", "50.0-50.0", "2.00", "0.50", "80.0", "80.0-80.0", "1.00", "0.50", "1/1",
+        "50.0",
+        "50.0-50.0",
+        "2.00",
+        "0.50",
+        "80.0",
+        "80.0-80.0",
+        "1.00",
+        "0.50",
+        "1/1",
     ]
 
 

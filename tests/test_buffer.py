@@ -216,9 +216,9 @@ async def test_write_and_drain_without_transport() -> None:
     assert stream.get_extra_info("zmq_type", "dflt") == "dflt"
 
 
-async def test_set_transport_twice_is_refused(make_stream) -> None:  # type: ignore[no-untyped-def]
+async def test_set_transport_twice_is_refused(zmq_stream_factory) -> None:  # type: ignore[no-untyped-def]
     """The transport is set once."""
-    stream = await make_stream(zmq.PAIR)
+    stream = await zmq_stream_factory(zmq.PAIR)
     with pytest.raises(RuntimeError):
         stream.set_transport(stream.transport)
 

@@ -19,9 +19,9 @@ pytestmark = pytest.mark.anyio
 Pair = tuple[zmqstreams.ZmqStream, zmqstreams.ZmqStream]
 
 
-async def test_cancel_pending_read_then_read_again(pair: Pair) -> None:
+async def test_cancel_pending_read_then_read_again(zmq_pair: Pair) -> None:
     """A cancelled read() consumes nothing; the next read() gets the message."""
-    server, client = pair
+    server, client = zmq_pair
     with anyio.fail_after(5):
         task = asyncio.create_task(server.read())
         await settle_tasks()
@@ -33,9 +33,9 @@ async def test_cancel_pending_read_then_read_again(pair: Pair) -> None:
 
 
 @pytest.mark.parametrize("delay", [0, 0.0001, 0.001])
-async def test_timeouts_around_read_lose_nothing(pair: Pair, delay: float) -> None:
+async def test_timeouts_around_read_lose_nothing(zmq_pair: Pair, delay: float) -> None:
     """asyncio.timeout around every read() of a busy stream: all messages, in order, once."""
-    server, client = pair
+    server, client = zmq_pair
     count = 3000
     received: list[int] = []
     timeouts = 0
@@ -64,9 +64,9 @@ async def test_timeouts_around_read_lose_nothing(pair: Pair, delay: float) -> No
     assert timeouts > 0  # the cancellation path was exercised
 
 
-async def test_task_cancel_races_with_arrival(pair: Pair) -> None:
+async def test_task_cancel_races_with_arrival(zmq_pair: Pair) -> None:
     """Cancelling reads at random points while messages arrive never drops one."""
-    server, client = pair
+    server, client = zmq_pair
     count = 500
     received: list[int] = []
     with anyio.fail_after(30):
@@ -82,9 +82,9 @@ async def test_task_cancel_races_with_arrival(pair: Pair) -> None:
     assert received == list(range(count))
 
 
-async def test_anyio_fail_after_around_read(pair: Pair) -> None:
+async def test_anyio_fail_after_around_read(zmq_pair: Pair) -> None:
     """anyio's cancel scopes around read() lose nothing either."""
-    server, client = pair
+    server, client = zmq_pair
     for i in range(200):
         client.write([b"%d" % i])
     got: list[int] = []
@@ -95,9 +95,9 @@ async def test_anyio_fail_after_around_read(pair: Pair) -> None:
     assert got == list(range(200))
 
 
-async def test_cancel_read_event(make_stream: Any) -> None:
+async def test_cancel_read_event(zmq_stream_factory: Any) -> None:
     """A cancelled read_event() loses no event."""
-    stream = await make_stream(zmq.DEALER)
+    stream = await zmq_stream_factory(zmq.DEALER)
     await stream.transport.enable_monitor()
     with anyio.fail_after(5):
         task = asyncio.create_task(stream.read_event())
@@ -105,7 +105,7 @@ async def test_cancel_read_event(make_stream: Any) -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+        router = await zmq_stream_factory(zmq.ROUTER, bind="tcp://127.0.0.1:*")
         await stream.transport.connect(next(iter(router.transport.bindings())))
         event = await stream.read_event()
     assert isinstance(event, zmqstreams.SocketEvent)

@@ -18,9 +18,9 @@ pytestmark = pytest.mark.anyio
 Pair = tuple[zmqstreams.ZmqStream, zmqstreams.ZmqStream]
 
 
-async def test_close_is_idempotent_and_detaches_transport(pair: Pair) -> None:
+async def test_close_is_idempotent_and_detaches_transport(zmq_pair: Pair) -> None:
     """close() twice is fine; transport becomes None; the socket is closed after wait_closed."""
-    server, _ = pair
+    server, _ = zmq_pair
     transport = server.transport
     assert transport is not None
     sock = server.get_extra_info("zmq_socket")
@@ -34,9 +34,9 @@ async def test_close_is_idempotent_and_detaches_transport(pair: Pair) -> None:
     assert sock.closed
 
 
-async def test_close_wakes_pending_read_with_stream_closed(pair: Pair) -> None:
+async def test_close_wakes_pending_read_with_stream_closed(zmq_pair: Pair) -> None:
     """A pending read() ends with ZmqStreamClosed, never a bare CancelledError."""
-    server, _ = pair
+    server, _ = zmq_pair
     with anyio.fail_after(5):
         reader = asyncio.create_task(server.read())
         events = asyncio.create_task(server.read_event())
@@ -48,9 +48,9 @@ async def test_close_wakes_pending_read_with_stream_closed(pair: Pair) -> None:
             await events
 
 
-async def test_operations_after_close(pair: Pair) -> None:
+async def test_operations_after_close(zmq_pair: Pair) -> None:
     """After close: read/read_event raise ZmqStreamClosed, write too, drain ConnectionResetError."""
-    server, client = pair
+    server, client = zmq_pair
     client.write([b"unread"])
     with anyio.fail_after(5):
         while server.statistics().read_buffer_messages == 0:
@@ -69,11 +69,11 @@ async def test_operations_after_close(pair: Pair) -> None:
 
 
 async def test_close_does_not_block_and_flushes_accepted_writes(
-    make_stream: Any, tmp_path: Any
+    zmq_stream_factory: Any, tmp_path: Any
 ) -> None:
     """Writes buffered before close() are delivered once a peer appears, within LINGER."""
     address = f"ipc://{tmp_path}/late-peer"
-    push = await make_stream(zmq.PUSH)
+    push = await zmq_stream_factory(zmq.PUSH)
     push.transport.setsockopt(zmq.SNDHWM, 1)
     push.transport.setsockopt(zmq.RECONNECT_IVL, 10)
     push.transport.setsockopt(zmq.LINGER, 5000)
@@ -88,16 +88,18 @@ async def test_close_does_not_block_and_flushes_accepted_writes(
     assert not push.get_extra_info("zmq_socket").closed
     with pytest.raises(zmqstreams.ZmqStreamClosed):
         push.write([b"too late"])
-    pull = await make_stream(zmq.PULL, bind=address)
+    pull = await zmq_stream_factory(zmq.PULL, bind=address)
     with anyio.fail_after(10):
         assert [await pull.read() for _ in range(50)] == [[b"%d" % i] for i in range(50)]
         await push.wait_closed()
 
 
-async def test_pending_drain_returns_when_flush_completes(make_stream: Any, tmp_path: Any) -> None:
+async def test_pending_drain_returns_when_flush_completes(
+    zmq_stream_factory: Any, tmp_path: Any
+) -> None:
     """A drain() pending at close() returns once the buffer is flushed."""
     address = f"ipc://{tmp_path}/drain-flush"
-    push = await make_stream(zmq.PUSH, high_write=10)
+    push = await zmq_stream_factory(zmq.PUSH, high_write=10)
     push.transport.setsockopt(zmq.SNDHWM, 1)
     push.transport.setsockopt(zmq.RECONNECT_IVL, 10)
     await push.transport.connect(address)
@@ -107,23 +109,23 @@ async def test_pending_drain_returns_when_flush_completes(make_stream: Any, tmp_
     await settle_tasks()
     assert not drain.done()
     push.close()
-    pull = await make_stream(zmq.PULL, bind=address)
+    pull = await zmq_stream_factory(zmq.PULL, bind=address)
     with anyio.fail_after(10):
         await drain
         assert [await pull.read() for _ in range(20)] == [[b"%02d" % i] for i in range(20)]
         await push.wait_closed()
 
 
-async def test_unflushable_data_is_dropped_after_linger(make_stream: Any) -> None:
+async def test_unflushable_data_is_dropped_after_linger(zmq_stream_factory: Any) -> None:
     """No peer: wait_closed() returns after LINGER; a pending drain gets ConnectionResetError.
 
     LINGER is checked by order, not by a stopwatch: a stream with LINGER = 100 ms finishes
     closing before one with 1000 ms closed just before it.
     """
-    slower = await make_stream(zmq.PUSH)
+    slower = await zmq_stream_factory(zmq.PUSH)
     slower.transport.setsockopt(zmq.LINGER, 1000)
     slower.write([b"nobody"])
-    push = await make_stream(zmq.PUSH, high_write=10)
+    push = await zmq_stream_factory(zmq.PUSH, high_write=10)
     push.transport.setsockopt(zmq.LINGER, 100)
     for _ in range(5):
         push.write([b"nobody"])
@@ -139,9 +141,9 @@ async def test_unflushable_data_is_dropped_after_linger(make_stream: Any) -> Non
     slower_transport.abort()  # its LINGER is not what is tested: do not wait for it
 
 
-async def test_abort_drops_buffer_and_closes_at_once(make_stream: Any) -> None:
+async def test_abort_drops_buffer_and_closes_at_once(zmq_stream_factory: Any) -> None:
     """abort(): the buffer is dropped and the socket closed without waiting."""
-    push = await make_stream(zmq.PUSH)
+    push = await zmq_stream_factory(zmq.PUSH)
     push.transport.setsockopt(zmq.LINGER, -1)
     for _ in range(5):
         push.write([b"dropped"])
@@ -153,9 +155,9 @@ async def test_abort_drops_buffer_and_closes_at_once(make_stream: Any) -> None:
         await push.wait_closed()
 
 
-async def test_abort_after_close_stops_the_flush(make_stream: Any) -> None:
+async def test_abort_after_close_stops_the_flush(zmq_stream_factory: Any) -> None:
     """abort() during a close() flush with infinite LINGER ends it at once."""
-    push = await make_stream(zmq.PUSH)
+    push = await zmq_stream_factory(zmq.PUSH)
     push.transport.setsockopt(zmq.LINGER, -1)
     push.write([b"stuck"])
     transport = push.transport
@@ -168,10 +170,10 @@ async def test_abort_after_close_stops_the_flush(make_stream: Any) -> None:
     assert push.get_extra_info("zmq_socket").closed
 
 
-async def test_close_ends_every_task(make_stream: Any) -> None:
+async def test_close_ends_every_task(zmq_stream_factory: Any) -> None:
     """After wait_closed() no task of the stream is left (reader, writer, monitor, closer)."""
-    router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
-    dealer = await make_stream(zmq.DEALER)
+    router = await zmq_stream_factory(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    dealer = await zmq_stream_factory(zmq.DEALER)
     await dealer.transport.enable_monitor()
     await dealer.transport.connect(endpoint_of(router))
     dealer.write([b"hi"])
@@ -186,9 +188,9 @@ async def test_close_ends_every_task(make_stream: Any) -> None:
     assert task_names() == set()
 
 
-async def test_close_with_pending_read_and_user_cancel(pair: Pair) -> None:
+async def test_close_with_pending_read_and_user_cancel(zmq_pair: Pair) -> None:
     """Closing from one task while another reads: the reader sees ZmqStreamClosed only."""
-    server, client = pair
+    server, client = zmq_pair
     results: list[object] = []
 
     async def reader() -> None:
@@ -208,9 +210,9 @@ async def test_close_with_pending_read_and_user_cancel(pair: Pair) -> None:
     assert results == [[b"one"], "closed"]
 
 
-async def test_transport_close_closes_the_stream(pair: Pair) -> None:
+async def test_transport_close_closes_the_stream(zmq_pair: Pair) -> None:
     """transport.close() is the same as stream.close()."""
-    server, _ = pair
+    server, _ = zmq_pair
     transport = server.transport
     assert transport is not None
     transport.close()
@@ -221,9 +223,9 @@ async def test_transport_close_closes_the_stream(pair: Pair) -> None:
         await server.wait_closed()
 
 
-async def test_closed_stream_rejects_endpoint_calls(make_stream: Any) -> None:
+async def test_closed_stream_rejects_endpoint_calls(zmq_stream_factory: Any) -> None:
     """bind/connect/enable_monitor on a closed transport fail clearly."""
-    stream = await make_stream(zmq.DEALER)
+    stream = await zmq_stream_factory(zmq.DEALER)
     transport = stream.transport
     stream.close()
     with pytest.raises(zmqstreams.ZmqStreamClosed):

@@ -24,9 +24,9 @@ async def round_trip(a: zmqstreams.ZmqStream, b: zmqstreams.ZmqStream) -> None:
         assert await b.read() == [b"ping"]
 
 
-async def test_bind_returns_stream_with_resolved_endpoint(make_stream: Any) -> None:
+async def test_bind_returns_stream_with_resolved_endpoint(zmq_stream_factory: Any) -> None:
     """A wildcard port is resolved in bindings() and in getsockopt(LAST_ENDPOINT) (a str)."""
-    stream = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    stream = await zmq_stream_factory(zmq.ROUTER, bind="tcp://127.0.0.1:*")
     (endpoint,) = stream.transport.bindings()
     assert endpoint.startswith("tcp://127.0.0.1:")
     assert not endpoint.endswith("*")
@@ -36,14 +36,14 @@ async def test_bind_returns_stream_with_resolved_endpoint(make_stream: Any) -> N
 
 
 @pytest.mark.parametrize("kind", ["list", "tuple", "generator"])
-async def test_bind_and_connect_accept_iterables(make_stream: Any, kind: str) -> None:
+async def test_bind_and_connect_accept_iterables(zmq_stream_factory: Any, kind: str) -> None:
     """bind/connect take a str or any iterable of str."""
     endpoints = ["tcp://127.0.0.1:*", "tcp://127.0.0.1:*"]
     value: Any = {"list": list, "tuple": tuple, "generator": iter}[kind](endpoints)
-    server = await make_stream(zmq.PULL, bind=value)
+    server = await zmq_stream_factory(zmq.PULL, bind=value)
     bound = server.transport.bindings()
     assert len(bound) == 2
-    client = await make_stream(zmq.PUSH, connect=iter(sorted(bound)))
+    client = await zmq_stream_factory(zmq.PUSH, connect=iter(sorted(bound)))
     assert client.transport.connections() == bound
     with anyio.fail_after(5):
         for i in range(4):
@@ -53,8 +53,14 @@ async def test_bind_and_connect_accept_iterables(make_stream: Any, kind: str) ->
 
 @pytest.mark.parametrize(
     ("argument", "value"),
-    [("bind", 123), ("bind", b"tcp://127.0.0.1:*"), ("bind", [b"tcp://127.0.0.1:*"]),
-     ("connect", None.__class__), ("connect", [1]), ("connect", {"tcp://a:1": 1}.values())],
+    [
+        ("bind", 123),
+        ("bind", b"tcp://127.0.0.1:*"),
+        ("bind", [b"tcp://127.0.0.1:*"]),
+        ("connect", None.__class__),
+        ("connect", [1]),
+        ("connect", {"tcp://a:1": 1}.values()),
+    ],
 )
 async def test_bad_endpoint_types_are_type_errors(argument: str, value: Any) -> None:
     """Anything but a str or an iterable of str is a TypeError naming the argument."""
@@ -93,27 +99,27 @@ async def test_bad_limits(kwargs: dict[str, Any], error: type[Exception], match:
         await zmqstreams.create_zmq_stream(zmq.PAIR, **kwargs)
 
 
-async def test_limits_are_applied(make_stream: Any) -> None:
+async def test_limits_are_applied(zmq_stream_factory: Any) -> None:
     """high/low read and write watermarks reach the stream and its transport."""
-    stream = await make_stream(zmq.DEALER, high_read=1000, low_write=100)
+    stream = await zmq_stream_factory(zmq.DEALER, high_read=1000, low_write=100)
     assert stream.get_read_buffer_limits() == (250, 1000)
     assert stream.transport.get_write_buffer_limits() == (100, 400)
 
 
-async def test_default_write_limits(make_stream: Any) -> None:
+async def test_default_write_limits(zmq_stream_factory: Any) -> None:
     """Write watermarks default to 16 KiB low and 64 KiB high."""
-    stream = await make_stream(zmq.DEALER)
+    stream = await zmq_stream_factory(zmq.DEALER)
     assert stream.transport.get_write_buffer_limits() == (16 * 1024, 64 * 1024)
 
 
-async def test_loop_argument_is_accepted(make_stream: Any) -> None:
+async def test_loop_argument_is_accepted(zmq_stream_factory: Any) -> None:
     """loop= is accepted for aiozmq compatibility."""
-    stream = await make_stream(zmq.PAIR, loop=asyncio.get_running_loop())
+    stream = await zmq_stream_factory(zmq.PAIR, loop=asyncio.get_running_loop())
     assert stream.transport is not None
 
 
 @pytest.mark.parametrize("flavour", ["sync", "async"])
-async def test_adopts_existing_socket(make_stream: Any, flavour: str) -> None:
+async def test_adopts_existing_socket(zmq_stream_factory: Any, flavour: str) -> None:
     """zmq_sock may be a plain or a zmq.asyncio socket, sharing inproc with Context.instance()."""
     ctx = zmq.Context.instance()
     if flavour == "sync":
@@ -121,7 +127,7 @@ async def test_adopts_existing_socket(make_stream: Any, flavour: str) -> None:
     else:
         sock = zmq.asyncio.Context(ctx).socket(zmq.PAIR)
     address = f"inproc://adopt-{flavour}-{id(sock)}"
-    stream = await make_stream(zmq.PAIR, zmq_sock=sock, bind=address)
+    stream = await zmq_stream_factory(zmq.PAIR, zmq_sock=sock, bind=address)
     assert stream.get_extra_info("zmq_socket") is sock
     assert stream.get_extra_info("zmq_type") == zmq.PAIR
     peer = ctx.socket(zmq.PAIR)
@@ -164,9 +170,9 @@ async def test_adopted_closed_socket_is_os_error() -> None:
     assert info.value.errno == zmq.ENOTSOCK
 
 
-async def test_failed_bind_closes_socket_and_leaves_nothing(make_stream: Any) -> None:
+async def test_failed_bind_closes_socket_and_leaves_nothing(zmq_stream_factory: Any) -> None:
     """EADDRINUSE: OSError with the errno, the socket is closed, the next stream works."""
-    taken = await make_stream(zmq.PULL, bind="tcp://127.0.0.1:*")
+    taken = await zmq_stream_factory(zmq.PULL, bind="tcp://127.0.0.1:*")
     endpoint = endpoint_of(taken)
     sock = zmq.asyncio.Context(zmq.Context.instance()).socket(zmq.PULL)
     with pytest.raises(OSError) as info:
@@ -177,8 +183,8 @@ async def test_failed_bind_closes_socket_and_leaves_nothing(make_stream: Any) ->
     assert task_names() == {"zmqstreams-reader"}  # only the first stream's reader
     # The fd number just freed is likely reused by the next socket: it must work normally.
     for _ in range(3):
-        server = await make_stream(zmq.PULL, bind="tcp://127.0.0.1:*")
-        client = await make_stream(zmq.PUSH, connect=endpoint_of(server))
+        server = await zmq_stream_factory(zmq.PULL, bind="tcp://127.0.0.1:*")
+        client = await zmq_stream_factory(zmq.PUSH, connect=endpoint_of(server))
         await round_trip(client, server)
 
 
@@ -189,10 +195,8 @@ async def test_failed_connect_is_os_error() -> None:
     assert info.value.errno == errno.EPROTONOSUPPORT
 
 
-async def test_second_bind_of_many_failing_closes(make_stream: Any) -> None:
+async def test_second_bind_of_many_failing_closes(zmq_stream_factory: Any) -> None:
     """If the second of several binds fails, the first binding goes with the socket."""
-    taken = await make_stream(zmq.PULL, bind="tcp://127.0.0.1:*")
+    taken = await zmq_stream_factory(zmq.PULL, bind="tcp://127.0.0.1:*")
     with pytest.raises(OSError):
-        await zmqstreams.create_zmq_stream(
-            zmq.PULL, bind=["tcp://127.0.0.1:*", endpoint_of(taken)]
-        )
+        await zmqstreams.create_zmq_stream(zmq.PULL, bind=["tcp://127.0.0.1:*", endpoint_of(taken)])

@@ -18,9 +18,9 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def dealer_and_peer(make_stream: Any, request: pytest.FixtureRequest) -> Any:
+async def dealer_and_peer(zmq_stream_factory: Any, request: pytest.FixtureRequest) -> Any:
     address = f"inproc://edges-{id(request)}"
-    stream = await make_stream(zmq.DEALER, bind=address)
+    stream = await zmq_stream_factory(zmq.DEALER, bind=address)
     peer = zmq.Context.instance().socket(zmq.DEALER)
     peer.connect(address)
     yield stream, peer
@@ -105,13 +105,13 @@ async def test_burst_of_writes_rearms_once_per_loop_turn(
 
 
 @pytest.mark.parametrize("kind", [zmq.PAIR, zmq.DEALER])
-async def test_inproc_peer_binds_first(make_stream: Any, kind: int) -> None:
+async def test_inproc_peer_binds_first(zmq_stream_factory: Any, kind: int) -> None:
     """The peer binds inproc before the stream connects (aiozmq#155): no missed wake-up."""
     address = f"inproc://bind-first-{kind}"
     peer = zmq.Context.instance().socket(kind)
     peer.bind(address)
     try:
-        stream = await make_stream(kind, connect=address)
+        stream = await zmq_stream_factory(kind, connect=address)
         peer.send_multipart([b"first"])
         with anyio.fail_after(2):
             assert await stream.read() == [b"first"]
@@ -134,14 +134,14 @@ async def test_bind_and_connect_do_not_swallow_wakeup(dealer_and_peer: Any) -> N
         assert await task == [b"x"]
 
 
-async def test_bidirectional_flood_with_small_hwm(make_stream: Any) -> None:
+async def test_bidirectional_flood_with_small_hwm(zmq_stream_factory: Any) -> None:
     """Both sides write and read at once with tiny HWMs: reader and writer never starve."""
     count = 3000
-    a = await make_stream(zmq.DEALER, high_read=256, high_write=256)
+    a = await zmq_stream_factory(zmq.DEALER, high_read=256, high_write=256)
     a.transport.setsockopt(zmq.SNDHWM, 2)
     a.transport.setsockopt(zmq.RCVHWM, 2)
     endpoint = await a.transport.bind("tcp://127.0.0.1:*")
-    b = await make_stream(zmq.DEALER, high_read=256, high_write=256)
+    b = await zmq_stream_factory(zmq.DEALER, high_read=256, high_write=256)
     b.transport.setsockopt(zmq.SNDHWM, 2)
     b.transport.setsockopt(zmq.RCVHWM, 2)
     await b.transport.connect(endpoint)

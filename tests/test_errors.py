@@ -24,13 +24,13 @@ from helpers import endpoint_of, settle_tasks, wait_until
 pytestmark = pytest.mark.anyio
 
 
-async def test_error_wakes_pending_reads(make_stream: Any) -> None:
+async def test_error_wakes_pending_reads(zmq_stream_factory: Any) -> None:
     """read() and read_event() waiting when a fatal error happens raise it instead of hanging.
 
     The fatal error is a failure after part of a multipart message was taken (simulated:
     libzmq itself refuses messages at their first frame only, which does not end the stream).
     """
-    dealer = await make_stream(zmq.DEALER, bind="tcp://127.0.0.1:*")
+    dealer = await zmq_stream_factory(zmq.DEALER, bind="tcp://127.0.0.1:*")
     await dealer.transport.enable_monitor()
     with anyio.fail_after(5):
         reader = asyncio.create_task(dealer.read())
@@ -53,10 +53,10 @@ async def test_error_wakes_pending_reads(make_stream: Any) -> None:
         await dealer.wait_closed()
 
 
-async def test_req_rep_lockstep_works(make_stream: Any) -> None:
+async def test_req_rep_lockstep_works(zmq_stream_factory: Any) -> None:
     """The legal REQ/REP sequence is unaffected."""
-    rep = await make_stream(zmq.REP, bind="tcp://127.0.0.1:*")
-    req = await make_stream(zmq.REQ, connect=endpoint_of(rep))
+    rep = await zmq_stream_factory(zmq.REP, bind="tcp://127.0.0.1:*")
+    req = await zmq_stream_factory(zmq.REQ, connect=endpoint_of(rep))
     with anyio.fail_after(5):
         for i in range(20):
             req.write([b"q%d" % i])
@@ -66,9 +66,9 @@ async def test_req_rep_lockstep_works(make_stream: Any) -> None:
     assert req.exception() is None
 
 
-async def test_bad_socket_options(make_stream: Any) -> None:
+async def test_bad_socket_options(zmq_stream_factory: Any) -> None:
     """getsockopt/setsockopt failures are OSError with the errno and name the option."""
-    stream = await make_stream(zmq.DEALER)
+    stream = await zmq_stream_factory(zmq.DEALER)
     with pytest.raises(OSError) as info:
         stream.transport.setsockopt(999999, 1)
     assert info.value.errno == zmq.EINVAL
@@ -84,13 +84,13 @@ async def test_bad_socket_options(make_stream: Any) -> None:
     assert stream.transport.getsockopt(zmq.LINGER) == 0
 
 
-async def test_unbind_and_disconnect(make_stream: Any) -> None:
+async def test_unbind_and_disconnect(zmq_stream_factory: Any) -> None:
     """unbind/disconnect update the endpoint sets; unknown endpoints are OSError (ENOENT)."""
-    server = await make_stream(zmq.PULL, bind=["tcp://127.0.0.1:*", "tcp://127.0.0.1:*"])
+    server = await zmq_stream_factory(zmq.PULL, bind=["tcp://127.0.0.1:*", "tcp://127.0.0.1:*"])
     first, second = sorted(server.transport.bindings())
     await server.transport.unbind(first)
     assert server.transport.bindings() == {second}
-    client = await make_stream(zmq.PUSH, connect=second)
+    client = await zmq_stream_factory(zmq.PUSH, connect=second)
     await client.transport.disconnect(second)
     assert client.transport.connections() == set()
     with pytest.raises(OSError) as info:
@@ -100,9 +100,9 @@ async def test_unbind_and_disconnect(make_stream: Any) -> None:
         await client.transport.connect(b"tcp://127.0.0.1:1")  # type: ignore[arg-type]
 
 
-async def test_unexpected_reader_failure_reaches_read(make_stream: Any) -> None:
+async def test_unexpected_reader_failure_reaches_read(zmq_stream_factory: Any) -> None:
     """A bug-class exception inside the reader task is stored and raised by read(), not lost."""
-    pull = await make_stream(zmq.PULL, bind="inproc://reader-crash")
+    pull = await zmq_stream_factory(zmq.PULL, bind="inproc://reader-crash")
     peer = zmq.Context.instance().socket(zmq.PUSH)
     try:
         with socket_faults(pull) as faults:
@@ -120,10 +120,10 @@ async def test_unexpected_reader_failure_reaches_read(make_stream: Any) -> None:
         peer.close(linger=0)
 
 
-async def test_stored_error_raised_again_and_again_does_not_grow(make_stream: Any) -> None:
+async def test_stored_error_raised_again_and_again_does_not_grow(zmq_stream_factory: Any) -> None:
     """read() and drain() on a failed stream raise the one stored error each time without its
     traceback growing by every raise (it used to: +57 MB over 100k calls)."""
-    dealer = await make_stream(zmq.DEALER, bind="inproc://errors-stored")
+    dealer = await zmq_stream_factory(zmq.DEALER, bind="inproc://errors-stored")
     with socket_faults(dealer) as faults:
         faults.fail_sends(zmq.EHOSTUNREACH, after_frames=1)
         with pytest.raises(OSError):

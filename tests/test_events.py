@@ -49,4 +49,3 @@ def test_malformed_frames_are_rejected() -> None:
         SocketEvent.parse([b"short", b"x"])
     with pytest.raises(RuntimeError):
         SocketEvent.parse([b"only one frame"])
-

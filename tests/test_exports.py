@@ -12,9 +12,19 @@ from zmqstreams._version import VersionInfo, parse_version
 
 #: aiozmq 1.0.0's ``__all__``, plus its ``rpc`` package.
 AIOZMQ_NAMES = (
-    "ZmqSelector", "ZmqEventLoop", "ZmqEventLoopPolicy", "ZmqTransport", "ZmqProtocol",
-    "ZmqStream", "ZmqStreamProtocol", "create_zmq_stream", "ZmqStreamClosed",
-    "create_zmq_connection", "version_info", "version", "rpc",
+    "ZmqSelector",
+    "ZmqEventLoop",
+    "ZmqEventLoopPolicy",
+    "ZmqTransport",
+    "ZmqProtocol",
+    "ZmqStream",
+    "ZmqStreamProtocol",
+    "create_zmq_stream",
+    "ZmqStreamClosed",
+    "create_zmq_connection",
+    "version_info",
+    "version",
+    "rpc",
 )
 
 
@@ -38,9 +48,23 @@ def test_all_lists_the_public_names() -> None:
 def test_documented_stream_methods_exist() -> None:
     """Every method documented on aiozmq's "Streams API" page is on ZmqStream."""
     for name in (
-        "read", "write", "drain", "read_event", "close", "at_closing", "exception",
-        "get_extra_info", "set_exception", "set_transport", "set_read_buffer_limits",
-        "feed_closing", "feed_msg", "feed_event", "transport", "wait_closed", "statistics",
+        "read",
+        "write",
+        "drain",
+        "read_event",
+        "close",
+        "at_closing",
+        "exception",
+        "get_extra_info",
+        "set_exception",
+        "set_transport",
+        "set_read_buffer_limits",
+        "feed_closing",
+        "feed_msg",
+        "feed_event",
+        "transport",
+        "wait_closed",
+        "statistics",
     ):
         assert hasattr(zmqstreams.ZmqStream, name), name
 

@@ -27,10 +27,12 @@ async def flood(peer: zmq.Socket[Any], msg: list[bytes], count: int) -> int:
 
 
 @pytest.mark.parametrize("msg", [[b"x" * 100], [b""]], ids=["100B", "empty"])
-async def test_read_buffer_stays_under_high_watermark(make_stream: Any, msg: list[bytes]) -> None:
+async def test_read_buffer_stays_under_high_watermark(
+    zmq_stream_factory: Any, msg: list[bytes]
+) -> None:
     """Above high the reader stops; ZeroMQ's HWM then pushes back; empty messages count too."""
     high = 1000
-    pull = await make_stream(zmq.PULL, bind="inproc://read-flood", high_read=high)
+    pull = await zmq_stream_factory(zmq.PULL, bind="inproc://read-flood", high_read=high)
     peer = zmq.Context.instance().socket(zmq.PUSH)
     try:
         peer.connect("inproc://read-flood")
@@ -50,9 +52,9 @@ async def test_read_buffer_stays_under_high_watermark(make_stream: Any, msg: lis
         peer.close(linger=0)
 
 
-async def test_reading_resumes_at_low_watermark(make_stream: Any) -> None:
+async def test_reading_resumes_at_low_watermark(zmq_stream_factory: Any) -> None:
     """The reader resumes once the buffer falls to low, not before."""
-    pull = await make_stream(zmq.PULL, bind="inproc://resume", high_read=1000, low_read=500)
+    pull = await zmq_stream_factory(zmq.PULL, bind="inproc://resume", high_read=1000, low_read=500)
     peer = zmq.Context.instance().socket(zmq.PUSH)
     try:
         peer.connect("inproc://resume")
@@ -70,9 +72,9 @@ async def test_reading_resumes_at_low_watermark(make_stream: Any) -> None:
         peer.close(linger=0)
 
 
-async def test_set_read_buffer_limits_resumes_reading(make_stream: Any) -> None:
+async def test_set_read_buffer_limits_resumes_reading(zmq_stream_factory: Any) -> None:
     """Raising the limits of a paused stream lets the reader go on."""
-    pull = await make_stream(zmq.PULL, bind="inproc://relimit", high_read=100)
+    pull = await zmq_stream_factory(zmq.PULL, bind="inproc://relimit", high_read=100)
     peer = zmq.Context.instance().socket(zmq.PUSH)
     try:
         peer.connect("inproc://relimit")
@@ -85,9 +87,9 @@ async def test_set_read_buffer_limits_resumes_reading(make_stream: Any) -> None:
         peer.close(linger=0)
 
 
-async def test_pause_and_resume_reading(make_stream: Any) -> None:
+async def test_pause_and_resume_reading(zmq_stream_factory: Any) -> None:
     """transport.pause_reading() stops intake (idempotently); resume_reading() restarts it."""
-    pull = await make_stream(zmq.PULL, bind="inproc://pause")
+    pull = await zmq_stream_factory(zmq.PULL, bind="inproc://pause")
     peer = zmq.Context.instance().socket(zmq.PUSH)
     try:
         peer.connect("inproc://pause")
@@ -109,9 +111,9 @@ async def test_pause_and_resume_reading(make_stream: Any) -> None:
         peer.close(linger=0)
 
 
-async def test_drain_returns_at_once_below_high(make_stream: Any) -> None:
+async def test_drain_returns_at_once_below_high(zmq_stream_factory: Any) -> None:
     """drain() does not wait while the write buffer is at or below its high watermark."""
-    push = await make_stream(zmq.PUSH, high_write=100)
+    push = await zmq_stream_factory(zmq.PUSH, high_write=100)
     push.write([b"x" * 100])  # buffered (no peer), exactly at high
     drain = asyncio.create_task(push.drain())
     await settle_tasks()
@@ -119,16 +121,16 @@ async def test_drain_returns_at_once_below_high(make_stream: Any) -> None:
     await drain
 
 
-async def test_drain_waits_until_low(make_stream: Any) -> None:
+async def test_drain_waits_until_low(zmq_stream_factory: Any) -> None:
     """Above high, every concurrent drain() waits until the buffer falls to low."""
-    push = await make_stream(zmq.PUSH, high_write=1000, low_write=200)
+    push = await zmq_stream_factory(zmq.PUSH, high_write=1000, low_write=200)
     for _ in range(20):
         push.write([b"x" * 100])
     assert push.transport.get_write_buffer_size() == 2000
     drains = [asyncio.create_task(push.drain()) for _ in range(3)]
     await settle_tasks()
     assert not any(d.done() for d in drains)
-    pull = await make_stream(zmq.PULL, bind="tcp://127.0.0.1:*")
+    pull = await zmq_stream_factory(zmq.PULL, bind="tcp://127.0.0.1:*")
     await push.transport.connect(endpoint_of(pull))
     with anyio.fail_after(5):
         await asyncio.gather(*drains)
@@ -137,24 +139,24 @@ async def test_drain_waits_until_low(make_stream: Any) -> None:
             assert await pull.read() == [b"x" * 100]
 
 
-async def test_cancelling_one_drain_leaves_the_others(make_stream: Any) -> None:
+async def test_cancelling_one_drain_leaves_the_others(zmq_stream_factory: Any) -> None:
     """A cancelled drain() does not disturb other drain() calls."""
-    push = await make_stream(zmq.PUSH, high_write=10)
+    push = await zmq_stream_factory(zmq.PUSH, high_write=10)
     push.write([b"x" * 100])
     first, second = asyncio.create_task(push.drain()), asyncio.create_task(push.drain())
     await settle_tasks()
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first
-    pull = await make_stream(zmq.PULL, bind="tcp://127.0.0.1:*")
+    pull = await zmq_stream_factory(zmq.PULL, bind="tcp://127.0.0.1:*")
     await push.transport.connect(endpoint_of(pull))
     with anyio.fail_after(5):
         await second
 
 
-async def test_set_write_buffer_limits(make_stream: Any) -> None:
+async def test_set_write_buffer_limits(zmq_stream_factory: Any) -> None:
     """Changing write limits applies at once, both ways."""
-    push = await make_stream(zmq.PUSH)
+    push = await zmq_stream_factory(zmq.PUSH)
     transport = push.transport
     transport.set_write_buffer_limits(high=50)
     assert transport.get_write_buffer_limits() == (12, 50)
@@ -170,10 +172,10 @@ async def test_set_write_buffer_limits(make_stream: Any) -> None:
         transport.set_write_buffer_limits(high=1, low=5)
 
 
-async def test_write_side_memory_is_bounded_by_drain(make_stream: Any) -> None:
+async def test_write_side_memory_is_bounded_by_drain(zmq_stream_factory: Any) -> None:
     """write(); await drain() never lets the buffer grow past high + one message."""
-    pull = await make_stream(zmq.PULL, bind="tcp://127.0.0.1:*", high_read=4096)
-    push = await make_stream(zmq.PUSH, high_write=8192)
+    pull = await zmq_stream_factory(zmq.PULL, bind="tcp://127.0.0.1:*", high_read=4096)
+    push = await zmq_stream_factory(zmq.PUSH, high_write=8192)
     push.transport.setsockopt(zmq.SNDHWM, 4)
     await push.transport.connect(endpoint_of(pull))
     peak = 0

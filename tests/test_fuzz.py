@@ -673,7 +673,7 @@ async def _call(function: Callable[..., Any], *args: Any) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.zmqstreams_timeout(600)
 def test_stream_api_against_model() -> None:
     """Random API call sequences keep every accepted message, in order, and leak nothing."""
     # libuv opens a process-wide signal pipe with its first loop: not a leak of an example.

@@ -127,7 +127,7 @@ async def _close_all(*streams: zmqstreams.ZmqStream) -> None:
 
 @ASYNCIO_ONLY
 @pytest.mark.slow
-@pytest.mark.timeout(60)
+@pytest.mark.zmqstreams_timeout(60)
 async def test_write_flood_with_drain_stays_bounded(record_property: Any) -> None:
     """write(); await drain() of 200 MB of 64 KiB messages to a slow reader keeps memory bounded."""
     reader, writer = await _flood_pair()
@@ -173,7 +173,7 @@ async def test_write_flood_with_drain_stays_bounded(record_property: Any) -> Non
 
 @ASYNCIO_ONLY
 @pytest.mark.slow
-@pytest.mark.timeout(60)
+@pytest.mark.zmqstreams_timeout(60)
 async def test_read_flood_is_bounded_by_watermarks(record_property: Any) -> None:
     """A 200 MB flood from another process into a slow reader buffers only what watermarks allow."""
     reader = await zmqstreams.create_zmq_stream(zmq.PULL)

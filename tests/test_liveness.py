@@ -60,10 +60,10 @@ def process_exists(pid: int) -> bool:
 
 
 async def connected_client(
-    make_stream: Any, peer: Peer, options: dict[int, int]
+    zmq_stream_factory: Any, peer: Peer, options: dict[int, int]
 ) -> zmqstreams.ZmqStream:
     """A DEALER with ``options``, its monitor on, connected to ``peer`` and handshaken."""
-    client = await make_stream(zmq.DEALER, options=options)
+    client = await zmq_stream_factory(zmq.DEALER, options=options)
     await client.transport.enable_monitor()
     await client.transport.connect(peer.endpoint)
     await wait_event(client, zmq.EVENT_HANDSHAKE_SUCCEEDED, within=WITHIN)
@@ -93,7 +93,7 @@ def unused_endpoint() -> str:
 
 
 async def test_killed_peer_is_reported_disconnected(
-    make_stream: Any, start_peer: PeerFactory
+    zmq_stream_factory: Any, start_peer: PeerFactory
 ) -> None:
     """A SIGKILLed peer (no close, no goodbye) shows up as DISCONNECTED, then reconnect tries.
 
@@ -101,7 +101,7 @@ async def test_killed_peer_is_reported_disconnected(
     without heartbeats; the frozen peer below is the case only heartbeats catch.
     """
     peer = await start_peer("echo", "tcp://127.0.0.1:*")
-    client = await connected_client(make_stream, peer, HEARTBEATS)
+    client = await connected_client(zmq_stream_factory, peer, HEARTBEATS)
     await peer.kill()
     event = await wait_event(client, zmq.EVENT_DISCONNECTED, within=WITHIN)
     assert event.endpoint == peer.endpoint
@@ -110,11 +110,11 @@ async def test_killed_peer_is_reported_disconnected(
 
 
 async def test_frozen_peer_is_disconnected_by_heartbeats(
-    make_stream: Any, start_peer: PeerFactory
+    zmq_stream_factory: Any, start_peer: PeerFactory
 ) -> None:
     """SIGSTOP keeps the TCP connection up; heartbeats close it; SIGCONT brings the peer back."""
     peer = await start_peer("echo", "tcp://127.0.0.1:*")
-    client = await connected_client(make_stream, peer, HEARTBEATS)
+    client = await connected_client(zmq_stream_factory, peer, HEARTBEATS)
     peer.proc.send_signal(signal.SIGSTOP)
     try:
         await wait_event(client, zmq.EVENT_DISCONNECTED, within=WITHIN)
@@ -126,11 +126,11 @@ async def test_frozen_peer_is_disconnected_by_heartbeats(
 
 
 async def test_frozen_peer_goes_unnoticed_without_heartbeats(
-    make_stream: Any, start_peer: PeerFactory
+    zmq_stream_factory: Any, start_peer: PeerFactory
 ) -> None:
     """The contrast: without heartbeats nothing reports the frozen peer; TCP stays up."""
     peer = await start_peer("echo", "tcp://127.0.0.1:*")
-    client = await connected_client(make_stream, peer, {zmq.RECONNECT_IVL: 100})
+    client = await connected_client(zmq_stream_factory, peer, {zmq.RECONNECT_IVL: 100})
     peer.proc.send_signal(signal.SIGSTOP)
     try:
         await no_disconnect_within(client, QUIET)
@@ -139,13 +139,15 @@ async def test_frozen_peer_goes_unnoticed_without_heartbeats(
     await round_trip(client, b"same connection")
 
 
-async def test_slow_peer_keeps_its_connection(make_stream: Any, start_peer: PeerFactory) -> None:
+async def test_slow_peer_keeps_its_connection(
+    zmq_stream_factory: Any, start_peer: PeerFactory
+) -> None:
     """A peer busy for longer than the heartbeat timeout is not disconnected: its I/O thread
     answers the PINGs while its application sleeps."""
     peer = await start_peer("echo", "tcp://127.0.0.1:*")
     # A wider timeout than HEARTBEATS: a busy machine must not starve an I/O thread that long.
     options = {zmq.HEARTBEAT_IVL: 100, zmq.HEARTBEAT_TIMEOUT: 1000}
-    client = await connected_client(make_stream, peer, options)
+    client = await connected_client(zmq_stream_factory, peer, options)
     client.write([b"sleep 2.0"])
     watcher = asyncio.create_task(wait_event(client, zmq.EVENT_DISCONNECTED, within=30))
     try:
@@ -158,13 +160,13 @@ async def test_slow_peer_keeps_its_connection(make_stream: Any, start_peer: Peer
 
 
 async def test_absent_peer_retries_with_backoff_and_buffers_writes(
-    make_stream: Any, start_peer: PeerFactory
+    zmq_stream_factory: Any, start_peer: PeerFactory
 ) -> None:
     """No peer: CONNECT_RETRIED with growing intervals, and with IMMEDIATE the write waits in
     the stream's buffer (statistics()) until a peer appears and takes it."""
     endpoint = unused_endpoint()
     ivl, ivl_max = 50, 200
-    client = await make_stream(
+    client = await zmq_stream_factory(
         zmq.DEALER,
         options={zmq.RECONNECT_IVL: ivl, zmq.RECONNECT_IVL_MAX: ivl_max, zmq.IMMEDIATE: 1},
     )

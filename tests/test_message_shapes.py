@@ -22,10 +22,12 @@ def _address(name: str) -> str:
     return f"inproc://shapes-{name}-{os.getpid()}-{id(object())}"
 
 
-async def _dealer_pair(make_stream: Any) -> tuple[zmqstreams.ZmqStream, zmqstreams.ZmqStream]:
+async def _dealer_pair(
+    zmq_stream_factory: Any,
+) -> tuple[zmqstreams.ZmqStream, zmqstreams.ZmqStream]:
     address = _address("dealers")
-    a = await make_stream(zmq.DEALER, bind=address)
-    b = await make_stream(zmq.DEALER, connect=address)
+    a = await zmq_stream_factory(zmq.DEALER, bind=address)
+    b = await zmq_stream_factory(zmq.DEALER, connect=address)
     return a, b
 
 
@@ -38,11 +40,11 @@ async def _dealer_pair(make_stream: Any) -> tuple[zmqstreams.ZmqStream, zmqstrea
     ids=["strided", "reversed"],
 )
 async def test_non_contiguous_frame_is_refused_before_anything_is_sent(
-    make_stream: Any, frame: memoryview
+    zmq_stream_factory: Any, frame: memoryview
 ) -> None:
     """A non-contiguous frame anywhere in the message: ValueError, nothing of the message sent
     (its first frame would otherwise glue itself to the next message), stream usable."""
-    a, b = await _dealer_pair(make_stream)
+    a, b = await _dealer_pair(zmq_stream_factory)
     with pytest.raises(ValueError, match=r"frame 1 of msg .* not C-contiguous"):
         a.write([b"HEAD", frame])
     assert a.statistics().messages_written == 0
@@ -52,9 +54,9 @@ async def test_non_contiguous_frame_is_refused_before_anything_is_sent(
     assert a.exception() is None
 
 
-async def test_contiguous_views_are_sent(make_stream: Any) -> None:
+async def test_contiguous_views_are_sent(zmq_stream_factory: Any) -> None:
     """C-contiguous memoryviews (slices without a step, multi-dimensional) are fine frames."""
-    a, b = await _dealer_pair(make_stream)
+    a, b = await _dealer_pair(zmq_stream_factory)
     grid = memoryview(bytearray(b"0123456789ab")).cast("B", (3, 4))
     a.write([memoryview(b"abcdefgh")[2:5], grid])
     async with asyncio.timeout(5):
@@ -62,10 +64,12 @@ async def test_contiguous_views_are_sent(make_stream: Any) -> None:
 
 
 @pytest.mark.parametrize("frames", [1, 3])
-async def test_stream_socket_takes_exactly_id_and_data(make_stream: Any, frames: int) -> None:
+async def test_stream_socket_takes_exactly_id_and_data(
+    zmq_stream_factory: Any, frames: int
+) -> None:
     """A STREAM socket sends [routing_id, data] only: any other count is a ValueError, and
     the peer keeps getting later messages (the socket is not put out of phase)."""
-    server = await make_stream(zmq.STREAM, bind="tcp://127.0.0.1:*")
+    server = await zmq_stream_factory(zmq.STREAM, bind="tcp://127.0.0.1:*")
     (endpoint,) = server.transport.bindings()
     host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=5) as client:
@@ -83,12 +87,12 @@ async def test_stream_socket_takes_exactly_id_and_data(make_stream: Any, frames:
             assert await server.read() == [routing_id, b"ping"]
 
 
-async def test_router_needs_a_routing_id_and_a_frame(make_stream: Any) -> None:
+async def test_router_needs_a_routing_id_and_a_frame(zmq_stream_factory: Any) -> None:
     """A one-frame ROUTER message, which libzmq would drop silently (even with
     ROUTER_MANDATORY), is a ValueError and is not counted as written."""
     address = _address("router")
-    router = await make_stream(zmq.ROUTER, bind=address)
-    dealer = await make_stream(zmq.DEALER, connect=address)
+    router = await zmq_stream_factory(zmq.ROUTER, bind=address)
+    dealer = await zmq_stream_factory(zmq.DEALER, connect=address)
     dealer.write([b"hi"])
     async with asyncio.timeout(5):
         identity, _ = await router.read()
@@ -101,10 +105,10 @@ async def test_router_needs_a_routing_id_and_a_frame(make_stream: Any) -> None:
 
 
 @pytest.mark.parametrize("kind", ["PUSH", "PUB"])
-async def test_read_on_a_type_that_cannot_receive(make_stream: Any, kind: str) -> None:
+async def test_read_on_a_type_that_cannot_receive(zmq_stream_factory: Any, kind: str) -> None:
     """read() on a PUSH or PUB raises OSError(ENOTSUP) naming the type at once, instead of
     waiting forever; the stream stays usable for writing."""
-    stream = await make_stream(getattr(zmq, kind), bind=_address(kind))
+    stream = await zmq_stream_factory(getattr(zmq, kind), bind=_address(kind))
     for _ in range(2):
         with pytest.raises(OSError, match=f"{kind} sockets cannot receive") as info:
             async with asyncio.timeout(5):
@@ -115,9 +119,9 @@ async def test_read_on_a_type_that_cannot_receive(make_stream: Any, kind: str) -
 
 
 @pytest.mark.parametrize("kind", ["PULL", "SUB"])
-async def test_write_on_a_type_that_cannot_send(make_stream: Any, kind: str) -> None:
+async def test_write_on_a_type_that_cannot_send(zmq_stream_factory: Any, kind: str) -> None:
     """write() on a PULL or SUB raises OSError(ENOTSUP) naming the type; the stream goes on."""
-    stream = await make_stream(getattr(zmq, kind), bind=_address(kind))
+    stream = await zmq_stream_factory(getattr(zmq, kind), bind=_address(kind))
     with pytest.raises(OSError, match=f"{kind} sockets cannot send") as info:
         stream.write([b"x"])
     assert info.value.errno == zmq.ENOTSUP
@@ -136,10 +140,10 @@ async def test_write_on_a_type_that_cannot_send(make_stream: Any, kind: str) -> 
     ],
 )
 async def test_malformed_messages_send_nothing(
-    make_stream: Any, message: Any, error: type[Exception], match: str
+    zmq_stream_factory: Any, message: Any, error: type[Exception], match: str
 ) -> None:
     """Each malformed message raises naming what is wrong, before its first frame is sent."""
-    a, b = await _dealer_pair(make_stream)
+    a, b = await _dealer_pair(zmq_stream_factory)
     with pytest.raises(error, match=match):
         a.write(message)
     a.write([b"after"])

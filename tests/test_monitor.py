@@ -27,11 +27,11 @@ async def read_events_until(
     return events
 
 
-async def test_connect_events_are_reported(make_stream: Any) -> None:
+async def test_connect_events_are_reported(zmq_stream_factory: Any) -> None:
     """The document's flow: enable_monitor, connect, then read_event() sees the connection."""
-    router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    router = await zmq_stream_factory(zmq.ROUTER, bind="tcp://127.0.0.1:*")
     address = endpoint_of(router)
-    dealer = await make_stream(zmq.DEALER)
+    dealer = await zmq_stream_factory(zmq.DEALER)
     await dealer.transport.enable_monitor()
     await dealer.transport.connect(address)
     events = await read_events_until(dealer, zmq.Event.HANDSHAKE_SUCCEEDED)
@@ -46,10 +46,10 @@ async def test_connect_events_are_reported(make_stream: Any) -> None:
     assert connected.value > 2  # a real fd, not a flag set
 
 
-async def test_disconnect_is_reported(make_stream: Any) -> None:
+async def test_disconnect_is_reported(zmq_stream_factory: Any) -> None:
     """Closing the peer shows up as DISCONNECTED on the monitored stream."""
-    router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
-    dealer = await make_stream(zmq.DEALER, connect=endpoint_of(router))
+    router = await zmq_stream_factory(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    dealer = await zmq_stream_factory(zmq.DEALER, connect=endpoint_of(router))
     await router.transport.enable_monitor()
     dealer.write([b"hello"])
     with anyio.fail_after(5):
@@ -58,10 +58,10 @@ async def test_disconnect_is_reported(make_stream: Any) -> None:
     await read_events_until(router, zmq.Event.DISCONNECTED)
 
 
-async def test_events_mask(make_stream: Any) -> None:
+async def test_events_mask(zmq_stream_factory: Any) -> None:
     """enable_monitor(events) delivers only the requested kinds."""
-    router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
-    dealer = await make_stream(zmq.DEALER)
+    router = await zmq_stream_factory(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    dealer = await zmq_stream_factory(zmq.DEALER)
     await dealer.transport.enable_monitor(zmq.EVENT_HANDSHAKE_SUCCEEDED)
     await dealer.transport.connect(endpoint_of(router))
     with anyio.fail_after(5):
@@ -69,10 +69,10 @@ async def test_events_mask(make_stream: Any) -> None:
     assert event.event == zmq.Event.HANDSHAKE_SUCCEEDED
 
 
-async def test_backlog_discards_oldest_events(make_stream: Any) -> None:
+async def test_backlog_discards_oldest_events(zmq_stream_factory: Any) -> None:
     """With events_backlog=1 only the newest unread event is kept."""
-    router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
-    dealer = await make_stream(zmq.DEALER, events_backlog=1)
+    router = await zmq_stream_factory(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    dealer = await zmq_stream_factory(zmq.DEALER, events_backlog=1)
     await dealer.transport.enable_monitor()
     await dealer.transport.connect(endpoint_of(router))
     # CONNECT_DELAYED, CONNECTED and HANDSHAKE_SUCCEEDED arrive; two are evicted.
@@ -82,21 +82,21 @@ async def test_backlog_discards_oldest_events(make_stream: Any) -> None:
     assert event.event == zmq.Event.HANDSHAKE_SUCCEEDED
 
 
-async def test_enable_twice_is_harmless(make_stream: Any) -> None:
+async def test_enable_twice_is_harmless(zmq_stream_factory: Any) -> None:
     """A second enable_monitor() while running does nothing (one monitor task)."""
-    stream = await make_stream(zmq.DEALER)
+    stream = await zmq_stream_factory(zmq.DEALER)
     await stream.transport.enable_monitor()
     await stream.transport.enable_monitor()
     assert [n for n in task_names() if n == "zmqstreams-monitor"] == ["zmqstreams-monitor"]
-    router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    router = await zmq_stream_factory(zmq.ROUTER, bind="tcp://127.0.0.1:*")
     await stream.transport.connect(endpoint_of(router))
     await read_events_until(stream, zmq.Event.HANDSHAKE_SUCCEEDED)
 
 
-async def test_disable_enable_cycles(make_stream: Any) -> None:
+async def test_disable_enable_cycles(zmq_stream_factory: Any) -> None:
     """Many disable/enable cycles in a row work, and events still flow afterwards."""
-    router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
-    stream = await make_stream(zmq.DEALER)
+    router = await zmq_stream_factory(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    stream = await zmq_stream_factory(zmq.DEALER)
     for _ in range(50):
         await stream.transport.enable_monitor()
         await stream.transport.disable_monitor()
@@ -106,18 +106,18 @@ async def test_disable_enable_cycles(make_stream: Any) -> None:
     await read_events_until(stream, zmq.Event.HANDSHAKE_SUCCEEDED)
 
 
-async def test_disable_without_enable_and_twice(make_stream: Any) -> None:
+async def test_disable_without_enable_and_twice(zmq_stream_factory: Any) -> None:
     """disable_monitor() with no monitor, or twice, does nothing."""
-    stream = await make_stream(zmq.DEALER)
+    stream = await zmq_stream_factory(zmq.DEALER)
     await stream.transport.disable_monitor()
     await stream.transport.enable_monitor()
     await stream.transport.disable_monitor()
     await stream.transport.disable_monitor()
 
 
-async def test_close_with_monitor_wakes_read_event(make_stream: Any) -> None:
+async def test_close_with_monitor_wakes_read_event(zmq_stream_factory: Any) -> None:
     """close() of a monitored stream ends a pending read_event() and the monitor task."""
-    stream = await make_stream(zmq.DEALER)
+    stream = await zmq_stream_factory(zmq.DEALER)
     await stream.transport.enable_monitor()
     with anyio.fail_after(5):
         task = asyncio.create_task(stream.read_event())
@@ -131,10 +131,10 @@ async def test_close_with_monitor_wakes_read_event(make_stream: Any) -> None:
         await stream.read_event()
 
 
-async def test_monitor_on_send_only_stream(make_stream: Any) -> None:
+async def test_monitor_on_send_only_stream(zmq_stream_factory: Any) -> None:
     """A PUSH stream (no reader) still reports its connection events."""
-    pull = await make_stream(zmq.PULL, bind="tcp://127.0.0.1:*")
-    push = await make_stream(zmq.PUSH)
+    pull = await zmq_stream_factory(zmq.PULL, bind="tcp://127.0.0.1:*")
+    push = await zmq_stream_factory(zmq.PUSH)
     await push.transport.enable_monitor()
     await push.transport.connect(endpoint_of(pull))
     await read_events_until(push, zmq.Event.HANDSHAKE_SUCCEEDED)
@@ -145,7 +145,7 @@ async def test_monitor_on_send_only_stream(make_stream: Any) -> None:
 
 @pytest.mark.parametrize("pending_read", [False, True], ids=["idle", "pending-read"])
 async def test_monitored_socket_closed_behind_our_back(
-    make_stream: Any, pending_read: bool
+    zmq_stream_factory: Any, pending_read: bool
 ) -> None:
     """A monitored socket closed under the stream ends it, and libzmq can destroy the socket.
 
@@ -157,7 +157,7 @@ async def test_monitored_socket_closed_behind_our_back(
     """
     endpoint = "tcp://127.0.0.1:*"
     for _ in range(3):
-        stream = await make_stream(zmq.PAIR, bind=endpoint)
+        stream = await zmq_stream_factory(zmq.PAIR, bind=endpoint)
         endpoint = endpoint_of(stream)
         assert stream.transport is not None
         await stream.transport.enable_monitor(zmq.EVENT_LISTENING | zmq.EVENT_CLOSED)

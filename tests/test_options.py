@@ -41,7 +41,7 @@ class RecordingOptions(Mapping[int, Any]):
 # ------------------------------------------------------------------ applied, in order
 
 
-async def test_options_are_set(make_stream: Any) -> None:
+async def test_options_are_set(zmq_stream_factory: Any) -> None:
     """Heartbeat, HWM and reconnect options read back as given; LINGER overrides the default."""
     options = {
         zmq.HEARTBEAT_IVL: 100,
@@ -53,44 +53,44 @@ async def test_options_are_set(make_stream: Any) -> None:
         zmq.RCVHWM: 9,
         zmq.LINGER: 0,
     }
-    stream = await make_stream(zmq.DEALER, options=options)
+    stream = await zmq_stream_factory(zmq.DEALER, options=options)
     for option, value in options.items():
         assert stream.transport.getsockopt(option) == value, zmq.SocketOption(option).name
 
 
-async def test_options_are_applied_in_order(make_stream: Any) -> None:
+async def test_options_are_applied_in_order(zmq_stream_factory: Any) -> None:
     """A later option wins: CURVE_SERVERKEY makes a socket a CURVE client, CURVE_SERVER a server."""
     public, _ = zmq.curve_keypair()
-    server_last = await make_stream(
+    server_last = await zmq_stream_factory(
         zmq.DEALER, options={zmq.CURVE_SERVERKEY: public, zmq.CURVE_SERVER: 1}
     )
-    client_last = await make_stream(
+    client_last = await zmq_stream_factory(
         zmq.DEALER, options={zmq.CURVE_SERVER: 1, zmq.CURVE_SERVERKEY: public}
     )
     assert server_last.transport.getsockopt(zmq.CURVE_SERVER) == 1
     assert client_last.transport.getsockopt(zmq.CURVE_SERVER) == 0
     # SUBSCRIBE then UNSUBSCRIBE of one topic leaves none; the reverse leaves it.
-    gone = await make_stream(zmq.SUB, options={zmq.SUBSCRIBE: b"t", zmq.UNSUBSCRIBE: b"t"})
-    kept = await make_stream(zmq.SUB, options={zmq.UNSUBSCRIBE: b"t", zmq.SUBSCRIBE: b"t"})
+    gone = await zmq_stream_factory(zmq.SUB, options={zmq.SUBSCRIBE: b"t", zmq.UNSUBSCRIBE: b"t"})
+    kept = await zmq_stream_factory(zmq.SUB, options={zmq.UNSUBSCRIBE: b"t", zmq.SUBSCRIBE: b"t"})
     assert gone.transport.subscriptions() == set()
     assert kept.transport.subscriptions() == {b"t"}
 
 
-async def test_options_follow_the_mappings_iteration_order(make_stream: Any) -> None:
+async def test_options_follow_the_mappings_iteration_order(zmq_stream_factory: Any) -> None:
     """Any Mapping is accepted and read once, in its iteration order."""
     options = RecordingOptions([(zmq.SNDHWM, 3), (zmq.LINGER, 0), (zmq.RCVHWM, 5)])
-    stream = await make_stream(zmq.PAIR, options=options)
+    stream = await zmq_stream_factory(zmq.PAIR, options=options)
     assert options.read == [zmq.SNDHWM, zmq.LINGER, zmq.RCVHWM]
     assert stream.transport.getsockopt(zmq.RCVHWM) == 5
 
 
-async def test_identity_is_set_before_connect(make_stream: Any) -> None:
+async def test_identity_is_set_before_connect(zmq_stream_factory: Any) -> None:
     """IDENTITY (and ROUTING_ID as a str) is what the ROUTER peer sees for that connection."""
-    router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
-    alice = await make_stream(
+    router = await zmq_stream_factory(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    alice = await zmq_stream_factory(
         zmq.DEALER, connect=endpoint_of(router), options={zmq.IDENTITY: b"alice"}
     )
-    bob = await make_stream(
+    bob = await zmq_stream_factory(
         zmq.DEALER, connect=endpoint_of(router), options={zmq.ROUTING_ID: "bob"}
     )
     with anyio.fail_after(5):
@@ -102,16 +102,16 @@ async def test_identity_is_set_before_connect(make_stream: Any) -> None:
         assert await alice.read() == [b"welcome"]
 
 
-async def test_curve_server_options_are_set_before_bind(make_stream: Any) -> None:
+async def test_curve_server_options_are_set_before_bind(zmq_stream_factory: Any) -> None:
     """A CURVE server made in one call (options + bind) talks to a CURVE client."""
     server_public, server_secret = zmq.curve_keypair()
     client_public, client_secret = zmq.curve_keypair()
-    server = await make_stream(
+    server = await zmq_stream_factory(
         zmq.PAIR,
         bind="tcp://127.0.0.1:*",
         options={zmq.CURVE_SERVER: 1, zmq.CURVE_SECRETKEY: server_secret},
     )
-    client = await make_stream(
+    client = await zmq_stream_factory(
         zmq.PAIR,
         connect=endpoint_of(server),
         options={
@@ -137,21 +137,21 @@ def ipv6_loopback() -> bool:
 
 
 @pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this host")
-async def test_ipv6_is_set_before_bind_and_connect(make_stream: Any) -> None:
+async def test_ipv6_is_set_before_bind_and_connect(zmq_stream_factory: Any) -> None:
     """Without IPV6 set first, binding or connecting to [::1] fails."""
     with pytest.raises(OSError):
         await zmqstreams.create_zmq_stream(zmq.PAIR, bind="tcp://[::1]:*")
-    server = await make_stream(zmq.PAIR, bind="tcp://[::1]:*", options={zmq.IPV6: 1})
+    server = await zmq_stream_factory(zmq.PAIR, bind="tcp://[::1]:*", options={zmq.IPV6: 1})
     assert endpoint_of(server).startswith("tcp://[::1]:")
-    client = await make_stream(zmq.PAIR, connect=endpoint_of(server), options={zmq.IPV6: 1})
+    client = await zmq_stream_factory(zmq.PAIR, connect=endpoint_of(server), options={zmq.IPV6: 1})
     with anyio.fail_after(5):
         client.write([b"v6"])
         assert await server.read() == [b"v6"]
 
 
-async def test_router_mandatory_is_effective(make_stream: Any) -> None:
+async def test_router_mandatory_is_effective(zmq_stream_factory: Any) -> None:
     """With ROUTER_MANDATORY, a message for an unknown peer raises EHOSTUNREACH from write()."""
-    router = await make_stream(
+    router = await zmq_stream_factory(
         zmq.ROUTER, bind="tcp://127.0.0.1:*", options={zmq.ROUTER_MANDATORY: 1}
     )
     with pytest.raises(OSError) as info:
@@ -160,10 +160,12 @@ async def test_router_mandatory_is_effective(make_stream: Any) -> None:
     assert not router.transport.is_closing()
 
 
-async def test_subscribe_option_is_tracked_and_effective(make_stream: Any) -> None:
+async def test_subscribe_option_is_tracked_and_effective(zmq_stream_factory: Any) -> None:
     """SUBSCRIBE via options shows in subscriptions() and filters like subscribe()."""
-    pub = await make_stream(zmq.PUB, bind="tcp://127.0.0.1:*")
-    sub = await make_stream(zmq.SUB, connect=endpoint_of(pub), options={zmq.SUBSCRIBE: b"news"})
+    pub = await zmq_stream_factory(zmq.PUB, bind="tcp://127.0.0.1:*")
+    sub = await zmq_stream_factory(
+        zmq.SUB, connect=endpoint_of(pub), options={zmq.SUBSCRIBE: b"news"}
+    )
     assert sub.transport.subscriptions() == {b"news"}
     with anyio.fail_after(10):
         # PUB drops messages until the subscription has reached it (the slow joiner): publish
@@ -256,7 +258,7 @@ async def test_refused_option_is_os_error_naming_it(
 
 
 @pytest.mark.parametrize("failure", ["refused", "wrong type"])
-async def test_failed_option_leaves_nothing_open(make_stream: Any, failure: str) -> None:
+async def test_failed_option_leaves_nothing_open(zmq_stream_factory: Any, failure: str) -> None:
     """No socket fd, task or binding survives; options after the bad one are never applied."""
     bad = {zmq.HEARTBEAT_IVL: -1} if failure == "refused" else {zmq.HEARTBEAT_IVL: b"1"}
     fds = open_fds()
@@ -267,8 +269,8 @@ async def test_failed_option_leaves_nothing_open(make_stream: Any, failure: str)
     assert task_names() == set()
     await wait_until(lambda: open_fds() <= fds)  # libzmq's reaper frees the fd a little later
     # The fd number just freed is likely reused by the next socket: it must work normally.
-    server = await make_stream(zmq.PAIR, bind="tcp://127.0.0.1:*")
-    client = await make_stream(zmq.PAIR, connect=endpoint_of(server))
+    server = await zmq_stream_factory(zmq.PAIR, bind="tcp://127.0.0.1:*")
+    client = await zmq_stream_factory(zmq.PAIR, connect=endpoint_of(server))
     with anyio.fail_after(5):
         client.write([b"ping"])
         assert await server.read() == [b"ping"]
@@ -278,13 +280,13 @@ async def test_failed_option_leaves_nothing_open(make_stream: Any, failure: str)
 
 
 @pytest.mark.parametrize("flavour", ["sync", "async"])
-async def test_options_apply_to_a_given_socket(make_stream: Any, flavour: str) -> None:
+async def test_options_apply_to_a_given_socket(zmq_stream_factory: Any, flavour: str) -> None:
     """zmq_sock gets the options too, before its bind; its own LINGER is kept unless set."""
     ctx = zmq.Context.instance()
     sock: zmq.Socket[Any] = (
         ctx.socket(zmq.ROUTER) if flavour == "sync" else zmq.asyncio.Context(ctx).socket(zmq.ROUTER)
     )
-    router = await make_stream(
+    router = await zmq_stream_factory(
         zmq.ROUTER,
         zmq_sock=sock,
         bind="tcp://127.0.0.1:*",
@@ -292,7 +294,7 @@ async def test_options_apply_to_a_given_socket(make_stream: Any, flavour: str) -
     )
     assert sock.getsockopt(zmq.SNDHWM) == 11
     assert sock.getsockopt(zmq.LINGER) == -1
-    dealer = await make_stream(
+    dealer = await zmq_stream_factory(
         zmq.DEALER, connect=endpoint_of(router), options={zmq.ROUTING_ID: b"d"}
     )
     with anyio.fail_after(5):

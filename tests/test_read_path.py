@@ -35,7 +35,7 @@ def _claimed_receive(stream: zmqstreams.ZmqStream) -> asyncio.Future[Any]:
 
 
 async def test_cancel_in_the_turn_the_message_arrives_keeps_it(
-    pair: Pair, anyio_backend: Any
+    zmq_pair: Pair, anyio_backend: Any
 ) -> None:
     """read() cancelled after its receive got the message, before it resumed: nothing lost.
 
@@ -43,7 +43,7 @@ async def test_cancel_in_the_turn_the_message_arrives_keeps_it(
     zero-delay timer falls due, so one loop turn runs pyzmq's fd handler (which completes the
     receive) and then the timer (which cancels the read).
     """
-    server, client = pair
+    server, client = zmq_pair
     loop = asyncio.get_running_loop()
     with anyio.fail_after(5):
         for attempt in range(20):  # the I/O thread may be slow to deliver: try again, bounded
@@ -75,9 +75,9 @@ async def test_cancel_in_the_turn_the_message_arrives_keeps_it(
 
 
 @pytest.mark.parametrize("how", ["pause_reading", "feed_msg", "set_exception"])
-async def test_wake_ups_reach_a_read_that_claimed_the_receive(pair: Pair, how: str) -> None:
+async def test_wake_ups_reach_a_read_that_claimed_the_receive(zmq_pair: Pair, how: str) -> None:
     """pause_reading(), feed_msg() and set_exception() act on a read() awaiting the socket."""
-    server, client = pair
+    server, client = zmq_pair
     transport = server.transport
     assert transport is not None
     with anyio.fail_after(5):
@@ -103,9 +103,9 @@ async def test_wake_ups_reach_a_read_that_claimed_the_receive(pair: Pair, how: s
             assert info.value is error
 
 
-async def test_intake_resumes_after_a_read_that_waited(pair: Pair) -> None:
+async def test_intake_resumes_after_a_read_that_waited(zmq_pair: Pair) -> None:
     """After a read() that awaited the socket returns, later messages are still buffered."""
-    server, client = pair
+    server, client = zmq_pair
     with anyio.fail_after(5):
         task = asyncio.create_task(server.read())
         await settle_tasks()
@@ -118,9 +118,9 @@ async def test_intake_resumes_after_a_read_that_waited(pair: Pair) -> None:
         assert [await server.read() for _ in range(5)] == [[b"later %d" % i] for i in range(5)]
 
 
-async def test_request_reply_keeps_order_over_many_round_trips(pair: Pair) -> None:
+async def test_request_reply_keeps_order_over_many_round_trips(zmq_pair: Pair) -> None:
     """Ping-pong through claimed receives: every reply, in order, nothing buffered left over."""
-    server, client = pair
+    server, client = zmq_pair
 
     async def echo() -> None:
         for _ in range(500):
@@ -136,15 +136,15 @@ async def test_request_reply_keeps_order_over_many_round_trips(pair: Pair) -> No
     assert server.statistics().messages_read == 500
 
 
-async def test_stale_correlated_reply_does_not_end_a_req_stream(make_stream: Any) -> None:
+async def test_stale_correlated_reply_does_not_end_a_req_stream(zmq_stream_factory: Any) -> None:
     """REQ_CORRELATE drops a late reply after reporting it readable: the stream lives on.
 
     libzmq signals POLLIN for the stale reply, then discards it, so the pending receive ends
     with EAGAIN; that is "nothing yet", not a socket failure.
     """
-    router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    router = await zmq_stream_factory(zmq.ROUTER, bind="tcp://127.0.0.1:*")
     endpoint = next(iter(router.transport.bindings()))
-    req = await make_stream(zmq.REQ)
+    req = await zmq_stream_factory(zmq.REQ)
     req.transport.setsockopt(zmq.REQ_RELAXED, 1)
     req.transport.setsockopt(zmq.REQ_CORRELATE, 1)
     await req.transport.connect(endpoint)
@@ -168,7 +168,7 @@ async def test_stale_correlated_reply_does_not_end_a_req_stream(make_stream: Any
 
 
 async def test_a_read_that_finds_the_buffer_empty_is_a_scheduling_point(
-    make_stream: Any,
+    zmq_stream_factory: Any,
 ) -> None:
     """Even when every message is ready before read() asks, other tasks run between reads.
 
@@ -178,12 +178,12 @@ async def test_a_read_that_finds_the_buffer_empty_is_a_scheduling_point(
     relies on this to print its events during the exchange).
     """
     ctx = zmq.Context.instance()
-    endpoint = f"inproc://scheduling-point-{id(make_stream)}"
+    endpoint = f"inproc://scheduling-point-{id(zmq_stream_factory)}"
     peer = ctx.socket(zmq.PAIR)
     peer.linger = 0
     peer.bind(endpoint)
     try:
-        stream = await make_stream(zmq.PAIR, connect=endpoint)
+        stream = await zmq_stream_factory(zmq.PAIR, connect=endpoint)
         ticks = 0
 
         async def tick() -> None:

@@ -26,9 +26,11 @@ from helpers import endpoint_of, failing_send, wait_until
 pytestmark = pytest.mark.anyio
 
 
-async def mandatory_router(make_stream: Any, endpoint: str, **options: int) -> zmqstreams.ZmqStream:
+async def mandatory_router(
+    zmq_stream_factory: Any, endpoint: str, **options: int
+) -> zmqstreams.ZmqStream:
     """A ROUTER with ROUTER_MANDATORY (and ``options``) set before it binds ``endpoint``."""
-    router = await make_stream(zmq.ROUTER)
+    router = await zmq_stream_factory(zmq.ROUTER)
     router.transport.setsockopt(zmq.ROUTER_MANDATORY, 1)
     for option, value in options.items():
         router.transport.setsockopt(getattr(zmq, option), value)
@@ -37,10 +39,10 @@ async def mandatory_router(make_stream: Any, endpoint: str, **options: int) -> z
 
 
 async def dealer_known_to(
-    make_stream: Any, router: zmqstreams.ZmqStream, routing_id: bytes, **options: int
+    zmq_stream_factory: Any, router: zmqstreams.ZmqStream, routing_id: bytes, **options: int
 ) -> zmqstreams.ZmqStream:
     """A DEALER with ``routing_id`` whose hello the router has read (so it can be addressed)."""
-    dealer = await make_stream(zmq.DEALER)
+    dealer = await zmq_stream_factory(zmq.DEALER)
     dealer.transport.setsockopt(zmq.ROUTING_ID, routing_id)
     for option, value in options.items():
         dealer.transport.setsockopt(getattr(zmq, option), value)
@@ -60,10 +62,10 @@ async def assert_exchanges(router: zmqstreams.ZmqStream, dealer: zmqstreams.ZmqS
         assert await dealer.read() == [b"ping-pong"]
 
 
-async def test_write_to_unknown_identity_raises(make_stream: Any) -> None:
+async def test_write_to_unknown_identity_raises(zmq_stream_factory: Any) -> None:
     """ROUTER_MANDATORY: an unknown routing id is EHOSTUNREACH; the stream carries on."""
-    router = await mandatory_router(make_stream, "tcp://127.0.0.1:*")
-    peers = [await dealer_known_to(make_stream, router, name) for name in (b"a", b"b")]
+    router = await mandatory_router(zmq_stream_factory, "tcp://127.0.0.1:*")
+    peers = [await dealer_known_to(zmq_stream_factory, router, name) for name in (b"a", b"b")]
     before = router.statistics()
     with pytest.raises(OSError, match="] write: ") as info:
         router.write([b"nobody", b"reply"])
@@ -78,18 +80,18 @@ async def test_write_to_unknown_identity_raises(make_stream: Any) -> None:
         await assert_exchanges(router, peer)
     # The monitor can still be started and reports new peers.
     await router.transport.enable_monitor(zmq.EVENT_ACCEPTED)
-    await make_stream(zmq.DEALER, connect=endpoint_of(router))
+    await zmq_stream_factory(zmq.DEALER, connect=endpoint_of(router))
     with anyio.fail_after(5):
         assert (await router.read_event()).event == zmq.Event.ACCEPTED
     assert router.exception() is None
 
 
-async def test_reply_to_departed_peer_is_refused(make_stream: Any) -> None:
+async def test_reply_to_departed_peer_is_refused(zmq_stream_factory: Any) -> None:
     """Once libzmq has seen a peer go, a reply to it is EHOSTUNREACH; other peers are fine."""
-    router = await mandatory_router(make_stream, "tcp://127.0.0.1:*")
+    router = await mandatory_router(zmq_stream_factory, "tcp://127.0.0.1:*")
     await router.transport.enable_monitor(zmq.EVENT_DISCONNECTED)
-    leaving = await dealer_known_to(make_stream, router, b"leaving")
-    staying = await dealer_known_to(make_stream, router, b"staying")
+    leaving = await dealer_known_to(zmq_stream_factory, router, b"leaving")
+    staying = await dealer_known_to(zmq_stream_factory, router, b"staying")
     leaving.close()
     await leaving.wait_closed()
     with anyio.fail_after(5):
@@ -112,10 +114,10 @@ async def test_reply_to_departed_peer_is_refused(make_stream: Any) -> None:
     assert router.statistics().messages_refused == 0
 
 
-async def test_req_out_of_turn_raises_efsm(make_stream: Any) -> None:
+async def test_req_out_of_turn_raises_efsm(zmq_stream_factory: Any) -> None:
     """REQ: a second request before the reply is EFSM; the pending one and the next complete."""
-    rep = await make_stream(zmq.REP, bind="tcp://127.0.0.1:*")
-    req = await make_stream(zmq.REQ, connect=endpoint_of(rep))
+    rep = await zmq_stream_factory(zmq.REP, bind="tcp://127.0.0.1:*")
+    req = await zmq_stream_factory(zmq.REQ, connect=endpoint_of(rep))
     req.write([b"first"])
     with pytest.raises(OSError, match="] write: ") as info:
         req.write([b"out of turn"])
@@ -133,15 +135,15 @@ async def test_req_out_of_turn_raises_efsm(make_stream: Any) -> None:
     assert req.exception() is None
 
 
-async def test_req_relaxed_correlate_retry_gets_the_right_reply(make_stream: Any) -> None:
+async def test_req_relaxed_correlate_retry_gets_the_right_reply(zmq_stream_factory: Any) -> None:
     """The REQ recipe: after a timed-out read(), a retry gets its own reply, never a late one.
 
     A ROUTER plays the server so the test decides when each reply arrives: one late reply
     reaches the stream before the retry (the recipe drops it from the read buffer), another
     after it (REQ_CORRELATE makes libzmq discard it).
     """
-    router = await make_stream(zmq.ROUTER, bind="tcp://127.0.0.1:*")
-    req = await make_stream(zmq.REQ)
+    router = await zmq_stream_factory(zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    req = await zmq_stream_factory(zmq.REQ)
     req.transport.setsockopt(zmq.REQ_RELAXED, 1)
     req.transport.setsockopt(zmq.REQ_CORRELATE, 1)
     await req.transport.connect(endpoint_of(router))
@@ -171,14 +173,14 @@ async def test_req_relaxed_correlate_retry_gets_the_right_reply(make_stream: Any
     assert req.exception() is None
 
 
-async def test_rep_writing_first_raises_efsm(make_stream: Any) -> None:
+async def test_rep_writing_first_raises_efsm(zmq_stream_factory: Any) -> None:
     """REP: a reply before any request is EFSM; the REP then serves requests as usual."""
-    rep = await make_stream(zmq.REP, bind="tcp://127.0.0.1:*")
+    rep = await zmq_stream_factory(zmq.REP, bind="tcp://127.0.0.1:*")
     with pytest.raises(OSError) as info:
         rep.write([b"not a reply"])
     assert info.value.errno == zmq.EFSM
     assert rep.exception() is None
-    req = await make_stream(zmq.REQ, connect=endpoint_of(rep))
+    req = await zmq_stream_factory(zmq.REQ, connect=endpoint_of(rep))
     req.write([b"q"])
     with anyio.fail_after(5):
         assert await rep.read() == [b"q"]
@@ -187,13 +189,13 @@ async def test_rep_writing_first_raises_efsm(make_stream: Any) -> None:
     assert rep.exception() is None
 
 
-async def test_write_on_receive_only_socket_raises_enotsup(make_stream: Any) -> None:
+async def test_write_on_receive_only_socket_raises_enotsup(zmq_stream_factory: Any) -> None:
     """PULL cannot send: ENOTSUP for write(), and the PULL still receives."""
-    pull = await make_stream(zmq.PULL, bind="inproc://refusals-pull")
+    pull = await zmq_stream_factory(zmq.PULL, bind="inproc://refusals-pull")
     with pytest.raises(OSError) as info:
         pull.write([b"x", b"y"])
     assert info.value.errno == zmq.ENOTSUP
-    push = await make_stream(zmq.PUSH, connect="inproc://refusals-pull")
+    push = await zmq_stream_factory(zmq.PUSH, connect="inproc://refusals-pull")
     push.write([b"still", b"receiving"])
     with anyio.fail_after(5):
         assert await pull.read() == [b"still", b"receiving"]
@@ -214,7 +216,7 @@ async def fill_until_buffered(
 
 
 async def test_buffered_message_refused_later_is_dropped_and_counted(
-    make_stream: Any, caplog: pytest.LogCaptureFixture
+    zmq_stream_factory: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Messages to an unknown id that wait behind a full peer are dropped when their turn comes.
 
@@ -223,8 +225,8 @@ async def test_buffered_message_refused_later_is_dropped_and_counted(
     id nobody has are queued behind them without being tried, and are refused when the writer
     reaches them.  The peer's messages behind those must still arrive, in order.
     """
-    router = await mandatory_router(make_stream, "inproc://refusals-later", SNDHWM=1)
-    peer = await dealer_known_to(make_stream, router, b"peer", RCVHWM=1)
+    router = await mandatory_router(zmq_stream_factory, "inproc://refusals-later", SNDHWM=1)
+    peer = await dealer_known_to(zmq_stream_factory, router, b"peer", RCVHWM=1)
     peer.transport.pause_reading()
     expected = await fill_until_buffered(router, b"peer")
     refused = 1001  # the warning is logged for the first refusal and every 1000th after it
@@ -251,10 +253,10 @@ async def test_buffered_message_refused_later_is_dropped_and_counted(
     await assert_exchanges(router, peer)
 
 
-async def test_close_flushes_past_a_refused_message(make_stream: Any) -> None:
+async def test_close_flushes_past_a_refused_message(zmq_stream_factory: Any) -> None:
     """close()'s flush drops a refused buffered message and still delivers the ones behind it."""
-    router = await mandatory_router(make_stream, "inproc://refusals-close", SNDHWM=1)
-    peer = await dealer_known_to(make_stream, router, b"peer", RCVHWM=1)
+    router = await mandatory_router(zmq_stream_factory, "inproc://refusals-close", SNDHWM=1)
+    peer = await dealer_known_to(zmq_stream_factory, router, b"peer", RCVHWM=1)
     peer.transport.pause_reading()
     expected = await fill_until_buffered(router, b"peer")
     router.write([b"ghost", b"lost"])
@@ -329,9 +331,9 @@ def test_send_now_other_failure_mid_message_is_torn(fail_at: int) -> None:
     assert info.value.error.errno == zmq.EFSM
 
 
-async def test_torn_message_ends_the_stream(make_stream: Any) -> None:
+async def test_torn_message_ends_the_stream(zmq_stream_factory: Any) -> None:
     """A failure after part of a message was taken ends the stream: it cannot be undone."""
-    push = await make_stream(zmq.PUSH, bind="inproc://refusals-torn")
+    push = await zmq_stream_factory(zmq.PUSH, bind="inproc://refusals-torn")
     with socket_faults(push) as faults:
         faults.fail_sends(zmq.EHOSTUNREACH, after_frames=1)
         with pytest.raises(OSError) as raised:

@@ -19,9 +19,9 @@ def _address() -> str:
     return f"inproc://socket-faults-{os.getpid()}-{id(object())}"
 
 
-async def test_send_failing_after_a_frame_tears_the_message(make_stream: Any) -> None:
+async def test_send_failing_after_a_frame_tears_the_message(zmq_stream_factory: Any) -> None:
     """A failure after part of a multipart message was taken ends the stream (never glues)."""
-    push = await make_stream(zmq.PUSH, bind=_address())
+    push = await zmq_stream_factory(zmq.PUSH, bind=_address())
     with socket_faults(push) as faults:
         faults.fail_sends(zmq.EHOSTUNREACH, after_frames=1)
         with pytest.raises(OSError) as info:
@@ -32,11 +32,11 @@ async def test_send_failing_after_a_frame_tears_the_message(make_stream: Any) ->
     assert push.transport is None
 
 
-async def test_send_failing_with_eagain_buffers_the_message(make_stream: Any) -> None:
+async def test_send_failing_with_eagain_buffers_the_message(zmq_stream_factory: Any) -> None:
     """EAGAIN at the first frame: the message waits in the write buffer and goes out later."""
     address = _address()
-    pull = await make_stream(zmq.PULL, bind=address)
-    push = await make_stream(zmq.PUSH, connect=address)
+    pull = await zmq_stream_factory(zmq.PULL, bind=address)
+    push = await zmq_stream_factory(zmq.PUSH, connect=address)
     with socket_faults(push) as faults:
         faults.fail_sends(zmq.EAGAIN)
         push.write([b"waits"])
@@ -45,10 +45,10 @@ async def test_send_failing_with_eagain_buffers_the_message(make_stream: Any) ->
         assert await pull.read() == [b"waits"]  # the real send is back: the writer sends it
 
 
-async def test_receive_raising_reaches_read(make_stream: Any) -> None:
+async def test_receive_raising_reaches_read(zmq_stream_factory: Any) -> None:
     """An exception of a kind that means a bug, met by the reader, is what read() raises."""
     address = _address()
-    pull = await make_stream(zmq.PULL, bind=address)
+    pull = await zmq_stream_factory(zmq.PULL, bind=address)
     peer = zmq.Context.instance().socket(zmq.PUSH)
     peer.connect(address)
     try:
@@ -69,10 +69,10 @@ async def test_receive_raising_reaches_read(make_stream: Any) -> None:
         peer.close(linger=0)
 
 
-async def test_the_real_socket_is_back_after_the_block(make_stream: Any) -> None:
+async def test_the_real_socket_is_back_after_the_block(zmq_stream_factory: Any) -> None:
     address = _address()
-    pull = await make_stream(zmq.PULL, bind=address)
-    push = await make_stream(zmq.PUSH, connect=address)
+    pull = await zmq_stream_factory(zmq.PULL, bind=address)
+    push = await zmq_stream_factory(zmq.PUSH, connect=address)
     with socket_faults(push) as faults:
         faults.fail_sends(zmq.EHOSTUNREACH)
         with pytest.raises(OSError):
@@ -82,8 +82,8 @@ async def test_the_real_socket_is_back_after_the_block(make_stream: Any) -> None
         assert await pull.read() == [b"sent"]
 
 
-async def test_needs_an_open_stream(make_stream: Any) -> None:
-    push = await make_stream(zmq.PUSH, bind=_address())
+async def test_needs_an_open_stream(zmq_stream_factory: Any) -> None:
+    push = await zmq_stream_factory(zmq.PUSH, bind=_address())
     push.close()
     with pytest.raises(ValueError, match="open stream"), socket_faults(push):
         pass

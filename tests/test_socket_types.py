@@ -15,19 +15,19 @@ from helpers import endpoint_of
 pytestmark = pytest.mark.anyio
 
 
-async def test_push_pull(make_stream: Any, endpoint: str) -> None:
+async def test_push_pull(zmq_stream_factory: Any, zmq_endpoint: str) -> None:
     """PUSH to PULL over every transport."""
-    pull = await make_stream(zmq.PULL, bind=endpoint)
-    push = await make_stream(zmq.PUSH, connect=endpoint_of(pull))
+    pull = await zmq_stream_factory(zmq.PULL, bind=zmq_endpoint)
+    push = await zmq_stream_factory(zmq.PUSH, connect=endpoint_of(pull))
     with anyio.fail_after(5):
         push.write([b"job", b"1"])
         assert await pull.read() == [b"job", b"1"]
 
 
-async def test_dealer_router_echo(make_stream: Any, endpoint: str) -> None:
+async def test_dealer_router_echo(zmq_stream_factory: Any, zmq_endpoint: str) -> None:
     """The document's example: ROUTER echoes what a DEALER asks, identity frame included."""
-    router = await make_stream(zmq.ROUTER, bind=endpoint)
-    dealer = await make_stream(zmq.DEALER, connect=endpoint_of(router))
+    router = await zmq_stream_factory(zmq.ROUTER, bind=zmq_endpoint)
+    dealer = await zmq_stream_factory(zmq.DEALER, connect=endpoint_of(router))
     with anyio.fail_after(5):
         for i in range(10):
             msg = (b"data", b"ask", str(i).encode())
@@ -38,10 +38,10 @@ async def test_dealer_router_echo(make_stream: Any, endpoint: str) -> None:
             assert await dealer.read() == list(msg)
 
 
-async def test_req_rep(make_stream: Any) -> None:
+async def test_req_rep(zmq_stream_factory: Any) -> None:
     """REQ/REP request and reply."""
-    rep = await make_stream(zmq.REP, bind="tcp://127.0.0.1:*")
-    req = await make_stream(zmq.REQ, connect=endpoint_of(rep))
+    rep = await zmq_stream_factory(zmq.REP, bind="tcp://127.0.0.1:*")
+    req = await zmq_stream_factory(zmq.REQ, connect=endpoint_of(rep))
     with anyio.fail_after(5):
         req.write([b"question"])
         assert await rep.read() == [b"question"]
@@ -60,10 +60,10 @@ async def publish_until_received(
                 return await sub.read()
 
 
-async def test_pub_sub_with_subscriptions(make_stream: Any) -> None:
+async def test_pub_sub_with_subscriptions(zmq_stream_factory: Any) -> None:
     """SUB receives only subscribed topics; subscriptions() tracks them."""
-    pub = await make_stream(zmq.PUB, bind="tcp://127.0.0.1:*")
-    sub = await make_stream(zmq.SUB, connect=endpoint_of(pub))
+    pub = await zmq_stream_factory(zmq.PUB, bind="tcp://127.0.0.1:*")
+    sub = await zmq_stream_factory(zmq.SUB, connect=endpoint_of(pub))
     sub.transport.subscribe(b"news")
     sub.transport.subscribe(b"news")
     assert sub.transport.subscriptions() == {b"news"}
@@ -78,21 +78,21 @@ async def test_pub_sub_with_subscriptions(make_stream: Any) -> None:
     assert sub.transport.subscriptions() == set()
 
 
-async def test_subscription_via_setsockopt_is_tracked(make_stream: Any) -> None:
+async def test_subscription_via_setsockopt_is_tracked(zmq_stream_factory: Any) -> None:
     """setsockopt(SUBSCRIBE) and subscribe() share the same bookkeeping."""
-    sub = await make_stream(zmq.SUB)
+    sub = await zmq_stream_factory(zmq.SUB)
     sub.transport.setsockopt(zmq.SUBSCRIBE, b"a")
     assert sub.transport.subscriptions() == {b"a"}
     sub.transport.setsockopt(zmq.UNSUBSCRIBE, b"a")
     assert sub.transport.subscriptions() == set()
 
 
-async def test_subscribe_errors(make_stream: Any) -> None:
+async def test_subscribe_errors(zmq_stream_factory: Any) -> None:
     """subscribe() needs a SUB socket and a bytes topic."""
-    sub = await make_stream(zmq.SUB)
+    sub = await zmq_stream_factory(zmq.SUB)
     with pytest.raises(TypeError, match="bytes"):
         sub.transport.subscribe("text")
-    dealer = await make_stream(zmq.DEALER)
+    dealer = await zmq_stream_factory(zmq.DEALER)
     with pytest.raises(NotImplementedError):
         dealer.transport.subscribe(b"x")
     with pytest.raises(NotImplementedError):
@@ -101,10 +101,10 @@ async def test_subscribe_errors(make_stream: Any) -> None:
         dealer.transport.subscriptions()
 
 
-async def test_xpub_xsub(make_stream: Any) -> None:
+async def test_xpub_xsub(zmq_stream_factory: Any) -> None:
     """XSUB sends subscription messages that XPUB reads; XPUB's data reaches XSUB."""
-    xpub = await make_stream(zmq.XPUB, bind="tcp://127.0.0.1:*")
-    xsub = await make_stream(zmq.XSUB, connect=endpoint_of(xpub))
+    xpub = await zmq_stream_factory(zmq.XPUB, bind="tcp://127.0.0.1:*")
+    xsub = await zmq_stream_factory(zmq.XSUB, connect=endpoint_of(xpub))
     xsub.write([b"\x01topic"])
     with anyio.fail_after(5):
         assert await xpub.read() == [b"\x01topic"]
@@ -112,10 +112,10 @@ async def test_xpub_xsub(make_stream: Any) -> None:
         assert await xsub.read() == [b"topic", b"payload"]
 
 
-async def test_pair(make_stream: Any, endpoint: str) -> None:
+async def test_pair(zmq_stream_factory: Any, zmq_endpoint: str) -> None:
     """PAIR both ways over every transport."""
-    a = await make_stream(zmq.PAIR, bind=endpoint)
-    b = await make_stream(zmq.PAIR, connect=endpoint_of(a))
+    a = await zmq_stream_factory(zmq.PAIR, bind=zmq_endpoint)
+    b = await zmq_stream_factory(zmq.PAIR, connect=endpoint_of(a))
     with anyio.fail_after(5):
         a.write([b"to b"])
         b.write([b"to a"])

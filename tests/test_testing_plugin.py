@@ -350,7 +350,7 @@ def test_after_a_failed_test_left_open_streams_are_closed_quietly(
 
 def test_sites_are_recorded_only_while_a_test_is_checked(project: pytest.Pytester) -> None:
     """zmqstreams' switch is on only inside a leak-checked test that tracks streams; off
-    otherwise (and in a process that never loads the plugin, such as this one)."""
+    otherwise (in this synchronous test too, though our own suite loads the plugin)."""
     import zmqstreams._sites
 
     assert zmqstreams._sites.on_stream_created is None
@@ -379,6 +379,35 @@ def test_sites_are_recorded_only_while_a_test_is_checked(project: pytest.Pyteste
     )
     result = project.runpytest("-p", "no:anyio", "-o", "zmqstreams_backends=asyncio")
     result.assert_outcomes(passed=5)
+
+
+def test_closed_streams_are_not_held(project: pytest.Pytester) -> None:
+    """The leak check holds the streams a test creates only while they are open: a test that
+    opens and closes streams in a loop sees each closed one collected (held, they pinned
+    memory such a test measures)."""
+    project.makepyfile(
+        test_churn="""
+        import gc
+        import weakref
+        import zmq
+        import zmqstreams
+
+        async def test_churn(zmq_backend):
+            refs = []
+            for n in range(20):
+                stream = await zmqstreams.create_zmq_stream(zmq.PAIR, bind=f"inproc://churn-{n}")
+                refs.append(weakref.ref(stream))
+                stream.close()
+                await stream.wait_closed()
+            kept = await zmqstreams.create_zmq_stream(zmq.PAIR, bind="inproc://churn-kept")
+            del stream
+            gc.collect()
+            assert [ref() for ref in refs] == [None] * 20
+            kept.close()
+        """
+    )
+    result = project.runpytest("-p", "no:anyio", "-o", "zmqstreams_backends=asyncio")
+    result.assert_outcomes(passed=1)
 
 
 def test_leaked_fd_and_loop_error_are_reported(project: pytest.Pytester) -> None:
@@ -531,6 +560,38 @@ def test_anyio_plugin_runs_its_own_tests(project: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*test_by_anyio[[]asyncio-inproc[]] PASSED*"])
     result.stdout.fnmatch_lines(["*test_by_zmqstreams[[]inproc-asyncio[]] PASSED*"])
     result.stdout.fnmatch_lines(["*ERROR at teardown of test_anyio_leak_is_reported[[]asyncio[]]*"])
+
+
+def test_conftest_may_import_the_plugin_before_loading_it(project: pytest.Pytester) -> None:
+    """The docs' recipe: a conftest imports ``ANYIO_BACKENDS`` and then names the plugin in
+    ``pytest_plugins``; with warnings as errors, pytest must not refuse the already imported
+    module (a fresh process, so that nothing was imported before)."""
+    pytest.importorskip("anyio")
+    project.makeconftest(
+        """
+        import pytest
+        from zmqstreams.testing import ANYIO_BACKENDS
+
+        pytest_plugins = ["zmqstreams.testing"]
+
+        @pytest.fixture(params=ANYIO_BACKENDS)
+        def anyio_backend(request):
+            return request.param
+        """
+    )
+    project.makepyfile(
+        test_matrix="""
+        import pytest
+
+        @pytest.mark.anyio
+        async def test_echo(zmq_pair):
+            server, client = zmq_pair
+            client.write([b"x"])
+            assert await server.read() == [b"x"]
+        """
+    )
+    result = project.runpytest_subprocess("-W", "error")
+    result.assert_outcomes(passed=6 if HAS_UVLOOP else 3, skipped=0 if HAS_UVLOOP else 3)
 
 
 def test_works_without_the_anyio_plugin(project: pytest.Pytester) -> None:

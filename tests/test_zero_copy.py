@@ -28,17 +28,17 @@ def _address(name: str) -> str:
 
 
 async def _pair(
-    make_stream: Any, **pull_kwargs: Any
+    zmq_stream_factory: Any, **pull_kwargs: Any
 ) -> tuple[zmqstreams.ZmqStream, zmqstreams.ZmqStream[Any]]:
     address = _address("pair")
-    pull = await make_stream(zmq.PULL, bind=address, **pull_kwargs)
-    push = await make_stream(zmq.PUSH, connect=address)
+    pull = await zmq_stream_factory(zmq.PULL, bind=address, **pull_kwargs)
+    push = await zmq_stream_factory(zmq.PUSH, connect=address)
     return push, pull
 
 
-async def test_read_returns_frames_with_copy_false(make_stream: Any) -> None:
+async def test_read_returns_frames_with_copy_false(zmq_stream_factory: Any) -> None:
     """copy=False: read() gives the zmq.Frame libzmq filled, content intact, for every part."""
-    push, pull = await _pair(make_stream, copy=False)
+    push, pull = await _pair(zmq_stream_factory, copy=False)
     assert pull.get_extra_info("copy") is False
     payload = bytes(range(256)) * (BIG // 256)
     push.write([b"header", payload, b""])
@@ -51,9 +51,11 @@ async def test_read_returns_frames_with_copy_false(make_stream: Any) -> None:
     assert view[:4].tobytes() == payload[:4]
 
 
-async def test_frames_count_their_bytes_against_the_read_watermarks(make_stream: Any) -> None:
+async def test_frames_count_their_bytes_against_the_read_watermarks(
+    zmq_stream_factory: Any,
+) -> None:
     """With copy=False a frame weighs its bytes: 1 MiB messages pause intake at once."""
-    push, pull = await _pair(make_stream, copy=False, high_read=4 * BIG)
+    push, pull = await _pair(zmq_stream_factory, copy=False, high_read=4 * BIG)
     for n in range(10):
         push.write([bytes([n]) * BIG])
     async with asyncio.timeout(10):
@@ -67,8 +69,8 @@ async def test_frames_count_their_bytes_against_the_read_watermarks(make_stream:
             assert frame.bytes == bytes([n]) * BIG
 
 
-async def test_default_streams_still_read_bytes(make_stream: Any) -> None:
-    push, pull = await _pair(make_stream)
+async def test_default_streams_still_read_bytes(zmq_stream_factory: Any) -> None:
+    push, pull = await _pair(zmq_stream_factory)
     push.write([b"x" * BIG])
     async with asyncio.timeout(10):
         (frame,) = await pull.read()
@@ -82,9 +84,9 @@ async def test_copy_must_be_a_bool(copy: Any) -> None:
         await zmqstreams.create_zmq_stream(zmq.PULL, copy=copy)
 
 
-async def test_write_takes_frames_and_buffers(make_stream: Any) -> None:
+async def test_write_takes_frames_and_buffers(zmq_stream_factory: Any) -> None:
     """zmq.Frame, bytearray, memoryview (read-only or not) and array.array are all frames."""
-    push, pull = await _pair(make_stream)
+    push, pull = await _pair(zmq_stream_factory)
     numbers = array.array("i", [1, 2, 3])
     push.write(
         [
@@ -108,8 +110,8 @@ async def test_write_takes_frames_and_buffers(make_stream: Any) -> None:
 
 
 @pytest.mark.parametrize("bad", ["text", 3, 1.5, [b"nested"], None])
-async def test_write_refuses_what_has_no_buffer(make_stream: Any, bad: Any) -> None:
-    push, _pull = await _pair(make_stream)
+async def test_write_refuses_what_has_no_buffer(zmq_stream_factory: Any, bad: Any) -> None:
+    push, _pull = await _pair(zmq_stream_factory)
     with pytest.raises(TypeError, match=r"frame 1 of msg must be bytes, zmq\.Frame or an object"):
         push.write([b"ok", bad])
 
@@ -127,11 +129,11 @@ class RecordingSend:
 
 
 async def test_large_fixed_frames_go_uncopied_and_writable_ones_are_copied(
-    make_stream: Any,
+    zmq_stream_factory: Any,
 ) -> None:
     """In a message at or above the copy threshold, bytes, zmq.Frame and read-only buffers are
     sent with copy=False, writable buffers with copy=True; a small message is always copied."""
-    push, pull = await _pair(make_stream)
+    push, pull = await _pair(zmq_stream_factory)
     writable = bytearray(b"w" * BIG)
     with socket_faults(push) as faults:
         recorder = faults.send = RecordingSend(faults.send)
@@ -155,13 +157,13 @@ async def test_large_fixed_frames_go_uncopied_and_writable_ones_are_copied(
 
 
 async def test_buffered_writable_frames_are_copied_fixed_ones_kept(
-    make_stream: Any, tmp_path: Path
+    zmq_stream_factory: Any, tmp_path: Path
 ) -> None:
     """A message that must wait in the write buffer keeps its fixed frames as they are (the
     buffer holds a reference, not a copy) and a copy of its writable ones: changing the
     caller's buffer afterwards changes nothing that is sent."""
     address = f"ipc://{tmp_path}/peer"  # nobody else can bind it meanwhile, unlike a tcp port
-    push = await make_stream(
+    push = await zmq_stream_factory(
         zmq.PUSH, connect=address, options={zmq.IMMEDIATE: 1}
     )  # no peer yet: the message waits in the write buffer
     fixed = b"f" * BIG
@@ -175,14 +177,16 @@ async def test_buffered_writable_frames_are_copied_fixed_ones_kept(
     assert kept[0][1] == b"w" * BIG
     assert kept[0][1] is not writable
     writable[:] = b"X" * BIG
-    pull = await make_stream(zmq.PULL, bind=address)
+    pull = await zmq_stream_factory(zmq.PULL, bind=address)
     async with asyncio.timeout(10):
         assert await pull.read() == [fixed, b"w" * BIG]
 
 
-async def test_write_threadsafe_copies_a_writable_buffer_in_the_thread(make_stream: Any) -> None:
+async def test_write_threadsafe_copies_a_writable_buffer_in_the_thread(
+    zmq_stream_factory: Any,
+) -> None:
     """A producer thread may change its buffer as soon as write_threadsafe() returned."""
-    push, pull = await _pair(make_stream)
+    push, pull = await _pair(zmq_stream_factory)
     buffer = bytearray(b"o" * BIG)
 
     def produce() -> None:
