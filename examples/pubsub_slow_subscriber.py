@@ -69,12 +69,17 @@ async def main():
 
     max_buffered = 0
     paused_seen = False
+    # Look every 10 ms (a pause lasts while the slow reader works the buffer down to its low
+    # watermark, about 150 ms here), print every 250 ms.
+    looks = 0
     while not publishing.done():
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(0.01)
         stats = slow.statistics()
         max_buffered = max(max_buffered, stats.read_buffer_bytes)
         paused_seen = paused_seen or stats.reading_paused
-        print(f"slow subscriber: {stats}")
+        looks += 1
+        if looks % 25 == 0:
+            print(f"slow subscriber: {stats}")
     sent = publishing.result()
     await asyncio.sleep(0.2)  # let the fast subscriber catch up
     print(f"fast subscriber: {fast.statistics()}")
