@@ -45,6 +45,13 @@ _NOBLOCK_MORE = zmq.NOBLOCK | zmq.SNDMORE
 #: Messages ``receive_ready()`` takes per call at most (the caller then yields to the loop).
 BATCH = 256
 
+#: Messages of this many bytes or more (or of the socket's ``copy_threshold``, if higher) send
+#: their fixed frames uncopied.  pyzmq's zero-copy send costs a wake-up of its garbage-collector
+#: thread per frame; measured here (PUSH to a peer process, 2 cores), a copy is cheaper at
+#: 64 KiB (zmqstreams sent at 0.75-0.86x blocking pyzmq with zero-copy, 0.92-1.04x with a copy)
+#: and zero-copy pays from about a megabyte.  A ``zmq.Frame`` is never copied, at any size.
+UNCOPIED_MIN = 1 << 20
+
 #: Send errnos that refuse one message and leave the socket usable.  From the errors of libzmq's
 #: zmq_send(3), checked against its sources (4.3): each is returned at a message's first frame,
 #: before anything is queued, and changes nothing in the socket.
@@ -136,10 +143,10 @@ def send_now(send: Callable[..., Any], msg: Frames, *, large: bool = False) -> N
     """Send ``msg`` without blocking with ``send``, a socket's ``send``.  (Cheaper than
     ``send_multipart``.)
 
-    A ``large`` message (at least the socket's ``copy_threshold``) has its fixed frames (see
+    A ``large`` message (at least ``UNCOPIED_MIN``) has its fixed frames (see
     ``is_fixed``) sent with ``copy=False``: libzmq then reads them where they are, for as long
     as it needs them, and pyzmq still copies the frames under its threshold.  Other frames, and
-    every frame of a small message, are copied (cheaper below the threshold).
+    every frame of a smaller message, are copied (cheaper there; a ``zmq.Frame`` never is).
 
     A ``zmq.ZMQError`` means nothing of the message will be delivered, so it can be retried
     whole (``zmq.Again``) or reported (an errno of ``REFUSALS``).  ZeroMQ takes a multipart

@@ -24,7 +24,16 @@ import zmq
 
 from ._edge import Edge
 from ._errors import ZmqStreamClosed, os_error
-from ._frames import BATCH, REFUSALS, Frames, TornMessage, check_message, own_frames, send_now
+from ._frames import (
+    BATCH,
+    REFUSALS,
+    UNCOPIED_MIN,
+    Frames,
+    TornMessage,
+    check_message,
+    own_frames,
+    send_now,
+)
 from ._socket import SocketViews, readiness
 from ._socket_types import can_send, frame_rule, socket_type_name
 from ._statistics import WriterStatistics
@@ -77,7 +86,7 @@ class Writer:
         #: ``zmqstreams.testing.socket_faults``), and its awaitable view for ``POLLOUT``.
         self._views = views
         #: Messages of this many bytes or more send their fixed frames uncopied (``send_now``).
-        self._large: int = views.owner.copy_threshold or 1
+        self._large: int = max(views.owner.copy_threshold, UNCOPIED_MIN)
         self._zmq_type = zmq_type
         #: Whether the socket type restricts what it sends (see ``check()``).
         self._typed = not can_send(zmq_type) or frame_rule(zmq_type)[0] != (1, None)
