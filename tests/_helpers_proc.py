@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import zmq
@@ -27,36 +25,6 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 def open_fds() -> int:
     """Number of file descriptors this process has open."""
     return len(os.listdir("/proc/self/fd"))
-
-
-@functools.cache
-def warm_zmq() -> None:
-    """Start what pyzmq keeps for the whole process: the global context's I/O and reaper
-    threads, and the garbage-collector thread of zero-copy sends (zmqstreams sends large
-    messages so).  The plugin's leak check does this before every async test; a synchronous
-    test that counts fds itself calls this first, or it counts theirs.  Once per process; it
-    returns when libzmq's reaper has closed the warm-up sockets' own fds."""
-    context = zmq.Context.instance()
-    sender, receiver = context.socket(zmq.PAIR), context.socket(zmq.PAIR)
-    fds = sender.FD, receiver.FD
-    address = f"inproc://zmqstreams-tests-warm-{os.getpid()}"
-    receiver.bind(address)
-    sender.connect(address)
-    sender.send(bytes(zmq.COPY_THRESHOLD), copy=False)
-    receiver.recv()
-    sender.close(linger=0)
-    receiver.close(linger=0)
-    deadline = time.monotonic() + 1.0
-    while any(map(_is_open, fds)) and time.monotonic() < deadline:
-        time.sleep(0.001)
-
-
-def _is_open(fd: int) -> bool:
-    try:
-        os.fstat(fd)
-    except OSError:
-        return False
-    return True
 
 
 def native_threads() -> int:

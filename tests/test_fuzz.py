@@ -29,7 +29,7 @@ import hypothesis.strategies as st
 import pytest
 import uvloop
 import zmq
-from _helpers_proc import open_fds, warm_zmq
+from _helpers_proc import open_fds
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -42,6 +42,7 @@ from hypothesis.stateful import (
 
 import zmqstreams
 from zmqstreams._watermarks import DEFAULT_HIGH
+from zmqstreams.testing import warm_zmq_context
 
 EXAMPLES = int(os.environ.get("ZMQSTREAMS_FUZZ_EXAMPLES", "200"))
 STEPS = int(os.environ.get("ZMQSTREAMS_FUZZ_STEPS", "30"))
@@ -87,7 +88,7 @@ class StreamMachine(RuleBasedStateMachine):
         super().__init__()
         self.runner: asyncio.Runner | None = None
         self.errors: list[dict[str, Any]] = []
-        warm_zmq()  # its threads' fds are the process's, not this example's
+        warm_zmq_context()  # pyzmq's threads' fds are the process's, not this example's
         self.fds0 = open_fds()
         #: Messages write() accepted, in order; received must always be a prefix of it.
         self.written: list[list[bytes]] = []

@@ -51,11 +51,6 @@ class Edge:
         """Learn from the reader whether a receive future is pending."""
         self._receiving = pending
 
-    @property
-    def waiting(self) -> bool:
-        """Whether anyone waits on the socket."""
-        return self.polling or self._receiving()
-
     def sent(self) -> None:
         """After a synchronous send (see the module docstring)."""
         if self._scheduled or not self._receiving():

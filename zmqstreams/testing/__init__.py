@@ -20,7 +20,8 @@ open, naming the line that created each, or tasks, fds or loop errors behind).  
 ``zmqstreams``, ``zmqstreams_timeout(seconds)`` and ``zmqstreams_leak_check(enabled=True, *,
 streams=True, tasks=True, fds=True, loop_errors=True)``.  Ini options: ``zmqstreams_timeout``,
 ``zmqstreams_leak_check``, ``zmqstreams_leak_settle`` and ``zmqstreams_backends``.  Fault
-injection: ``socket_faults(stream)``.  See "Testing your code" in the docs.
+injection: ``socket_faults(stream)``.  ``warm_zmq_context()`` for synchronous tests that count
+fds.  See "Testing your code" in the docs.
 
 pytest leaves this package's asserts as they are (``PYTEST_DONT_REWRITE``): a ``conftest.py``
 may then import from it (``ANYIO_BACKENDS``) before naming it in ``pytest_plugins`` without
@@ -44,6 +45,7 @@ from ._faults import SocketFaults as SocketFaults
 from ._faults import socket_faults as socket_faults
 from ._leaks import pytest_collection_modifyitems as pytest_collection_modifyitems
 from ._leaks import pytest_runtest_makereport as pytest_runtest_makereport
+from ._leaks import warm_zmq_context as warm_zmq_context
 from ._leaks import zmq_leak_check as zmq_leak_check
 from ._options import pytest_addoption as pytest_addoption
 from ._options import pytest_configure as pytest_configure
@@ -72,6 +74,7 @@ __all__ = (
     "zmq_pair",
     "zmq_pair_factory",
     "socket_faults",
+    "warm_zmq_context",
     "zmq_stream_factory",
     "zmq_transport",
 )

@@ -31,32 +31,42 @@ from ._origins import Origins, Site, describe_stream
 from ._state import item_state
 from ._where import describe_task
 
-__all__ = ("pytest_collection_modifyitems", "pytest_runtest_makereport", "zmq_leak_check")
+__all__ = (
+    "pytest_collection_modifyitems",
+    "pytest_runtest_makereport",
+    "warm_zmq_context",
+    "zmq_leak_check",
+)
 
 _warmed_contexts: set[int] = set()
 
 
-async def _warm_zmq_context() -> None:
+def warm_zmq_context() -> None:
     """Start, once, what pyzmq keeps for the whole process, so that its fds do not count as
     leaks: the global context's I/O thread, and the thread with a context of its own that pyzmq
     starts at the first send without a copy (zmqstreams sends large messages so).
 
-    libzmq closes the warm-up sockets' own fds later, in its reaper thread: wait for that, or
-    such an fd could be counted as open before the test, and a number the test reuses missed.
+    The leak check calls it before each async test; call it yourself before counting fds in a
+    synchronous test.  libzmq closes the warm-up sockets' own fds later, in its reaper thread:
+    it waits for that (milliseconds, once), or such an fd could be counted as open before the
+    test, and a number the test reuses missed.
     """
     context: zmq.Context[Any] = zmq.Context.instance()
-    if id(context) not in _warmed_contexts:
-        sender, receiver = context.socket(zmq.PAIR), context.socket(zmq.PAIR)
-        fds = sender.FD, receiver.FD
-        address = f"inproc://zmqstreams-testing-warm-up-{id(sender)}"
-        receiver.bind(address)
-        sender.connect(address)
-        sender.send(bytes(zmq.COPY_THRESHOLD), copy=False)  # starts pyzmq's garbage thread
-        receiver.recv()
-        sender.close(linger=0)
-        receiver.close(linger=0)
-        _warmed_contexts.add(id(context))
-        await _settle(lambda: not any(map(_is_open, fds)), 1.0)
+    if id(context) in _warmed_contexts:
+        return
+    sender, receiver = context.socket(zmq.PAIR), context.socket(zmq.PAIR)
+    fds = sender.FD, receiver.FD
+    address = f"inproc://zmqstreams-testing-warm-up-{id(sender)}"
+    receiver.bind(address)
+    sender.connect(address)
+    sender.send(bytes(zmq.COPY_THRESHOLD), copy=False)  # starts pyzmq's garbage thread
+    receiver.recv()
+    sender.close(linger=0)
+    receiver.close(linger=0)
+    _warmed_contexts.add(id(context))
+    deadline = time.monotonic() + 1.0
+    while any(map(_is_open, fds)) and time.monotonic() < deadline:
+        time.sleep(0.001)
 
 
 def _fd_dir() -> str | None:
@@ -212,7 +222,7 @@ async def zmq_leak_check(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     if options is None:
         yield
         return
-    await _warm_zmq_context()
+    warm_zmq_context()
     errors: list[dict[str, Any]] = []
     previous_handler = loop.get_exception_handler()
 
