@@ -9,6 +9,7 @@ import array
 import asyncio
 import gc
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ import zmq
 
 import zmqstreams
 from zmqstreams.testing import socket_faults
+
+from helpers import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -201,3 +204,27 @@ async def test_write_threadsafe_copies_a_writable_buffer_in_the_thread(
     await asyncio.to_thread(produce)
     async with asyncio.timeout(10):
         assert await pull.read() == [b"o" * BIG]
+
+
+@pytest.mark.parametrize("copy", [True, False], ids=["bytes", "frames"])
+@pytest.mark.parametrize("path", ["read-awaits-receive", "reader-task-buffers"])
+async def test_a_message_read_is_held_by_the_caller_alone(
+    zmq_stream_factory: Any, copy: bool, path: str
+) -> None:
+    """Dropping a message read() returned frees its frames at once, before the loop turns,
+    however it came in: nothing of the stream or of pyzmq's receive future keeps them, so the
+    next large receive reuses their memory rather than growing the heap beside them."""
+    push, pull = await _pair(zmq_stream_factory, copy=copy)
+    payload = os.urandom(BIG)
+    alone = [os.urandom(16)]  # what a message held by one variable counts
+    expected = sys.getrefcount(alone), sys.getrefcount(alone[0])
+    async with asyncio.timeout(10):
+        if path == "read-awaits-receive":
+            asyncio.get_running_loop().call_soon(push.write, [payload])
+            msg = await pull.read()  # the buffer is empty: read() awaits the receive itself
+        else:
+            push.write([payload])
+            await wait_until(lambda: pull.statistics().read_buffer_messages == 1)
+            msg = await pull.read()
+    assert bytes(msg[0]) == payload
+    assert (sys.getrefcount(msg), sys.getrefcount(msg[0])) == expected
