@@ -27,6 +27,8 @@ __all__ = (
     "TARGETS",
     "Sample",
     "Target",
+    "layout",
+    "legend",
     "medians",
     "render_tables",
     "save_json",
@@ -141,7 +143,7 @@ def medians(runs: Sequence[Sample], key: str) -> tuple[float, float, float] | No
     return statistics.median(values), min(values), max(values)
 
 
-def _legend(workload: str, names: list[str], bases: list[str]) -> list[str]:
+def _workload_legend(workload: str, names: list[str], bases: list[str]) -> list[str]:
     """The lines under a table: its contenders, its figures and what its ratios mean."""
     contenders = "; ".join(f"{name}: {CONTENDERS.get(name, name)}" for name in names)
     directions = {better for _, _, better in _METRICS.get(workload, _THROUGHPUT)}
@@ -163,9 +165,7 @@ def _legend(workload: str, names: list[str], bases: list[str]) -> list[str]:
     else:
         ratios = "No ratios: neither raw nor blocking ran this workload."
     text = f"Contenders: {contenders}.  {figures}.  {ratios}"
-    return textwrap.wrap(
-        text, width=100, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False
-    )
+    return legend(text)
 
 
 def _table(workload: str, title: str, samples: list[Sample]) -> list[str]:
@@ -202,13 +202,20 @@ def _table(workload: str, title: str, samples: list[Sample]) -> list[str]:
             failures += [
                 f"{loop} {case} {name} round {run.round}: {run.error}" for run in runs if run.error
             ]
-    out = _layout(title, header, rows, text_columns=3)
+    out = layout(title, header, rows, text_columns=3)
     out += [f"  FAILED: {failure}" for failure in failures]
-    out += ["", *_legend(workload, names, bases)]
+    out += ["", *_workload_legend(workload, names, bases)]
     return out
 
 
-def _layout(
+def legend(text: str) -> list[str]:
+    """``text`` as the legend under a table: wrapped at 100 columns, indented two."""
+    return textwrap.wrap(
+        text, width=100, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False
+    )
+
+
+def layout(
     title: str, header: list[str], rows: list[list[str]], text_columns: int, grouped_by: int = 2
 ) -> list[str]:
     """A titled table: the first ``text_columns`` columns left-aligned, the rest right-aligned,
@@ -314,18 +321,16 @@ def _targets_table(samples: list[Sample]) -> list[str]:
     if not rows:
         return []
     header = ["loop", "frames", *(f"{t.heading} " for t in TARGETS)]
-    legend = "  ".join(f"{t.heading}: {t.meaning}." for t in TARGETS)
+    meanings = "  ".join(f"{t.heading}: {t.meaning}." for t in TARGETS)
     text = (
-        f"GB/s medians of the tables above, in the peer-process topology.  {legend}  Target: "
+        f"GB/s medians of the tables above, in the peer-process topology.  {meanings}  Target: "
         f"{TARGET:.2f} or more; * marks a ratio short of a target that applies; — a contender "
         "or base that did not run or failed."
     )
     return [
-        *_layout(LARGE_TITLE, header, rows, text_columns=2, grouped_by=1),
+        *layout(LARGE_TITLE, header, rows, text_columns=2, grouped_by=1),
         "",
-        *textwrap.wrap(
-            text, width=100, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False
-        ),
+        *legend(text),
     ]
 
 
