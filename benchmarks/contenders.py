@@ -46,7 +46,8 @@ __all__ = (
     "blocking_send_n",
 )
 
-Make = Callable[[int], list[bytes]]
+#: Builds message number ``seq``: ``bytes`` frames, or ``zmq.Frame`` ones for a zero-copy sender.
+Make = Callable[[int], list[Any]]
 Check = Callable[[list[bytes], int], bool]
 
 E = TypeVar("E")

@@ -90,8 +90,13 @@ async def ping_pong(
     try:
         dealer, _ = await contender.open(zmq.DEALER, endpoint, bind=False)
         try:
-            make = lambda seq: [seq.to_bytes(8, "little") * 8]  # noqa: E731
-            check = lambda msg, seq: msg == make(seq)  # noqa: E731
+
+            def make(seq: int) -> list[bytes]:
+                return [seq.to_bytes(8, "little") * 8]
+
+            def check(msg: list[bytes], seq: int) -> bool:
+                return msg == make(seq)
+
             warmup = 20
             echo = asyncio.ensure_future(contender.echo_n(router, warmup + round_trips))
             try:
