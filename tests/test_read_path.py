@@ -17,6 +17,7 @@ import pytest
 import zmq
 
 import zmqstreams
+from zmqstreams.testing import pending_receive
 
 from helpers import settle_tasks, wait_until
 
@@ -26,10 +27,8 @@ Pair = tuple[zmqstreams.ZmqStream, zmqstreams.ZmqStream]
 
 
 def _claimed_receive(stream: zmqstreams.ZmqStream) -> asyncio.Future[Any]:
-    """The receive future a pending read() awaits (a white-box peek, for the race below)."""
-    reader = stream._reader
-    assert reader is not None
-    claimed = reader._claimed
+    """The receive future a pending read() awaits (the plugin's seam, for the races below)."""
+    claimed = pending_receive(stream)
     assert claimed is not None, "the pending read() did not claim the receive"
     return claimed
 

@@ -98,6 +98,11 @@ class Reader:
     def task(self) -> asyncio.Task[None] | None:
         return self._task
 
+    @property
+    def claimed(self) -> Receive | None:
+        """The receive future a pending ``read()`` claimed and awaits, else None."""
+        return self._claimed
+
     def receive_pending(self) -> bool:
         """True while a receive is in flight on the ``zmq.asyncio`` socket."""
         return self._receiving is not None or self._claimed is not None

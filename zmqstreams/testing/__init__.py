@@ -20,8 +20,9 @@ open, naming the line that created each, or tasks, fds or loop errors behind).  
 ``zmqstreams``, ``zmqstreams_timeout(seconds)`` and ``zmqstreams_leak_check(enabled=True, *,
 streams=True, tasks=True, fds=True, loop_errors=True)``.  Ini options: ``zmqstreams_timeout``,
 ``zmqstreams_leak_check``, ``zmqstreams_leak_settle`` and ``zmqstreams_backends``.  Fault
-injection: ``socket_faults(stream)``.  ``warm_zmq_context()`` for synchronous tests that count
-fds.  See "Testing your code" in the docs.
+injection: ``socket_faults(stream)``; races: ``pending_receive(stream)``.
+``warm_zmq_context()`` for synchronous tests that count fds.  See "Testing your code" in the
+docs.
 
 pytest leaves this package's asserts as they are (``PYTEST_DONT_REWRITE``): a ``conftest.py``
 may then import from it (``ANYIO_BACKENDS``) before naming it in ``pytest_plugins`` without
@@ -49,6 +50,7 @@ from ._leaks import warm_zmq_context as warm_zmq_context
 from ._leaks import zmq_leak_check as zmq_leak_check
 from ._options import pytest_addoption as pytest_addoption
 from ._options import pytest_configure as pytest_configure
+from ._races import pending_receive as pending_receive
 from ._runner import pytest_fixture_setup as pytest_fixture_setup
 from ._runner import pytest_pyfunc_call as pytest_pyfunc_call
 from ._streams import CLOSE_TIMEOUT as CLOSE_TIMEOUT
@@ -73,6 +75,7 @@ __all__ = (
     "zmq_leak_check",
     "zmq_pair",
     "zmq_pair_factory",
+    "pending_receive",
     "socket_faults",
     "warm_zmq_context",
     "zmq_stream_factory",
