@@ -84,7 +84,8 @@ def test_version_info_is_shaped_like_aiozmqs() -> None:
     """version_info is the version as aiozmq's named tuple (major, minor, micro, releaselevel,
     serial), and agrees with __version__."""
     info = zmqstreams.version_info
-    assert info._fields == ("major", "minor", "micro", "releaselevel", "serial")
+    named = (info.major, info.minor, info.micro, info.releaselevel, info.serial)
+    assert named == tuple(info)  # the five fields, by name and in this order
     assert ".".join(map(str, info[:3])) == zmqstreams.__version__
     assert info.releaselevel == "final"
     assert info.serial == 0

@@ -97,10 +97,7 @@ class Endpoints:
         self._edge.touched()
 
     def bind(self, endpoint: str) -> asyncio.Future[str]:
-        """Bind to ``endpoint``; the awaitable gives the real endpoint (wildcard port resolved).
-
-        The bind happens at once; a failure is an ``OSError`` with the ZeroMQ errno.
-        """
+        """Bind now; the awaitable gives the real endpoint (see ``ZmqTransport.bind``)."""
 
         def do_bind() -> str:
             self._views.bind(endpoint)
@@ -168,13 +165,7 @@ class Endpoints:
     # ------------------------------------------------------------------ monitor
 
     async def enable_monitor(self, events: int | None = None) -> None:
-        """Start delivering socket events (``zmq.EVENT_*`` mask, default all) to ``read_event()``.
-
-        Enable it before ``connect``/``bind`` to see the first events.  Calling it again while
-        the monitor runs does nothing.  Events wait in an unbounded pipe inside libzmq while the
-        loop is busy (libzmq would otherwise stall every socket of the context), then in the
-        stream's queue of ``events_backlog``.
-        """
+        """Start the monitor unless it runs (see ``ZmqTransport.enable_monitor``)."""
         self._affinity.check("enable_monitor()")
         if self._closing():
             raise ZmqStreamClosed("cannot enable the monitor: the stream is closed")
